@@ -1,0 +1,50 @@
+# MoEGauge — the two commands README opens with:
+#   make run    set up .venv, install, run the main job (measure, track proofs, audit)
+#   make test   set up .venv if missing, run the test suite
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3 2>/dev/null)
+VENV   := .venv
+VPY    := $(VENV)/bin/python
+# Reinstall whenever the dependency list changes.
+STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+
+.PHONY: help run test bench status lean-build clean-venv
+
+help:
+	@echo "make run     set up .venv and run the main job (see README)"
+	@echo "make test    set up .venv if missing and run the tests"
+	@echo "make bench   run the benchmarks (prints ratios; not part of tests)"
+	@echo "make status  regenerate site/_data/lean_status.json"
+	@echo "make lean-build   lake exe cache get && lake build (needs elan)"
+
+$(VPY):
+	@test -n "$(PYTHON)" || { echo "error: no python3 found; install Python >= 3.11" >&2; exit 2; }
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' || \
+	  { echo "error: $(PYTHON) is older than Python 3.11" >&2; exit 2; }
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): pyproject.toml | $(VPY)
+	$(VPY) -m pip install --quiet --upgrade pip
+	$(VPY) -m pip install --quiet -e '.[test]'
+	@rm -f $(VENV)/.installed-*
+	@touch $@
+
+run: $(STAMP)
+	$(VPY) -m bridge status
+
+test: $(STAMP)
+	$(VPY) -m pytest
+
+bench: $(STAMP)
+	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(VPY) $$b || exit 1; done
+
+status: $(STAMP)
+	$(VPY) -m bridge status
+
+lean-build:
+	lake exe cache get && lake build
+
+clean-venv:
+	rm -rf $(VENV)
