@@ -1,0 +1,190 @@
+"""Lean reader throughput: parse + status on generated Lean trees (default 20 MB each), in MB/s.
+
+Target (issue 2): >= 2 MB/s on the 2-core reference machine. Two trees are generated and measured
+in one run:
+
+* ``mathlib-like`` (the target): declarations average about 600 bytes, as in Mathlib (measured on
+  Mathlib/Analysis/SpecialFunctions/Gaussian/GaussianIntegral.lean: 18.8 kB, ~30 declarations), with
+  multi-line tactic proofs, calc blocks, doc comments, nested comments, attributes, strings, char
+  literals, `set_option … in`, pattern matching, sorries and cross-references;
+* ``dense`` (a stress case): one-to-five-line lemmas, about 140 bytes per declaration — five times
+  Mathlib's declaration density — where per-declaration costs dominate.
+
+    python benchmarks/bench_lean_reader.py [--mb 20] [--keep DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+from bridge.lean.status import compute_statuses
+from bridge.lean.tree import read_tree
+
+TEMPLATE_HEADER = """import Mathlib.Analysis.SpecialFunctions.Pow.Real
+
+/-!
+# Generated module {i}
+
+Synthetic benchmark input. It mentions `theorem` and `sorry` in prose, which is not code.
+-/
+
+open Real Finset
+
+namespace Bench{i}
+
+variable {{α : Type*}} [LinearOrderedField α]
+"""
+
+DECL_TEMPLATES = [
+    """/-- Lemma {n}: a sum identity (doc comment mentioning sorry). -/
+@[simp] theorem sum_identity_{n} (s : Finset ℕ) (f : ℕ → ℝ) (h : ∀ i ∈ s, 0 ≤ f i) :
+    0 ≤ ∑ i ∈ s, f i := by
+  -- a comment inside the proof
+  apply Finset.sum_nonneg
+  intro i hi
+  exact h i hi
+""",
+    """theorem abs_bound_{n} (x : ℝ) (hx : |x| ≤ 1) : x ^ 2 ≤ 1 := by
+  have h1 : |x| ^ 2 ≤ 1 := by
+    calc |x| ^ 2 ≤ 1 ^ 2 := by gcongr
+      _ = 1 := one_pow 2
+  simpa [sq_abs] using h1
+""",
+    """/- An ordinary comment /- nested theorem fake_{n} : False := sorry -/ end -/
+def table_{n} : List (String × Char) :=
+  [("quote \\" sorry", '"'), ("tab", '\\t'), ("apostrophe", '\\'')]
+""",
+    """private lemma helper_{n} {{a b : ℕ}} (h : a ≤ b) : a < b + 1 := Nat.lt_succ_of_le h
+
+theorem uses_helper_{n} (a : ℕ) : a < a + 1 := helper_{n} le_rfl
+""",
+    """def matcher_{n} : ℕ → ℕ
+  | 0 => 1
+  | k + 1 => 2 * matcher_{n} k
+termination_by k => k
+""",
+    """theorem partial_{n} (a b : ℕ) : a + b = b + a ∧ a * b = b * a := by
+  constructor
+  · omega
+  · sorry
+""",
+    """/-- Deferred: waiting for a Mathlib lemma (benchmark {n}). -/
+theorem deferred_{n} : (2 : ℝ) ≤ Real.sqrt 5 := by
+  sorry
+""",
+    """set_option maxHeartbeats 400000 in
+theorem chain_{n} (x y : ℝ) (h : x ≤ y) : x - 1 ≤ y := by
+  open Real in
+  linarith [h, uses_helper_{n} 0]
+""",
+]
+
+
+PROOF_STEPS = [
+    "  have h{k} : 0 ≤ x ^ 2 + {k} := by positivity",
+    "  rw [Finset.sum_comm, ← mul_assoc, mul_comm (f _) _]",
+    "  refine le_trans ?_ (le_of_eq (by ring))",
+    "  · simp only [abs_mul, abs_of_nonneg hx, one_mul] at h{k} ⊢",
+    "  · exact mul_le_mul_of_nonneg_left (le_of_lt h{k}') (by norm_num)",
+    "  obtain ⟨c, hc, rfl⟩ := exists_between (show (0 : ℝ) < 1 by norm_num)",
+    "  calc x * y ≤ |x| * |y| := by gcongr; exact le_abs_self _",
+    "    _ = |x * y| := (abs_mul x y).symm",
+    "  -- the remaining goal is a norm inequality; `nlinarith` closes it",
+    "  nlinarith [sq_nonneg (x - y), sq_nonneg (x + y), mul_self_nonneg (x * y - {k})]",
+    "  filter_upwards [ae_restrict_mem measurableSet_Ioi] with t ht",
+    "  simp_rw [Real.norm_eq_abs, abs_of_pos (Real.exp_pos _)]",
+    "  exact (integrable_exp_neg_mul_sq hb).mono' (by fun_prop) (ae_of_all _ fun t => le_rfl)",
+    "  /- a nested /- comment -/ between tactic steps -/",
+    "  have : (⟨1, by norm_num⟩ : {{n : ℕ // 0 < n}}).1 = 1 := rfl",
+    "  set_option maxRecDepth 2000 in exact foo_{n}",
+]
+
+
+def mathlib_like_decl(rng: random.Random, n: str) -> str:
+    """One declaration shaped like Mathlib's: statement, optional docstring and attributes,
+    a tactic proof of 1–30 steps (mean about 9)."""
+    lines = []
+    if rng.random() < 0.45:
+        lines.append(f"/-- The bound `foo_{n}` (mentions `sorry` in prose; not code). -/")
+    if rng.random() < 0.2:
+        lines.append("@[simp, norm_cast]")
+    kind = rng.choice(["theorem", "theorem", "theorem", "lemma", "def"])
+    binders = " ".join(rng.sample(["{x y : ℝ}", "(hx : 0 ≤ x)", "(f : ℕ → ℝ)", "(s : Finset ℕ)",
+                                   "{b : ℝ} (hb : 0 < b)", "(h : |x| ≤ 1)"], k=rng.randint(1, 4)))
+    if kind == "def":
+        lines.append(f"def foo_{n} {binders} : ℝ :=\n  ∑ i ∈ Finset.range 10, (i : ℝ) * x ^ 2 / (1 + |y|)")
+        return "\n".join(lines) + "\n"
+    lines.append(f"{kind} foo_{n} {binders} :\n    x * y ≤ |x * y| + ∑ i ∈ s, f i ^ 2 := by")
+    steps = max(1, min(30, int(rng.expovariate(1 / 9))))
+    for k in range(steps):
+        lines.append(rng.choice(PROOF_STEPS).format(k=k, n=n))
+    if rng.random() < 0.03:
+        lines.append("  sorry")
+    return "\n".join(lines) + "\n"
+
+
+def generate_tree(root: Path, target_bytes: int, profile: str, seed: int = 0) -> tuple[int, int]:
+    """Write Lean files under ``root`` until ``target_bytes``; return (bytes, declarations)."""
+    rng = random.Random(seed)
+    total = decls = 0
+    i = 0
+    while total < target_bytes:
+        parts = [TEMPLATE_HEADER.format(i=i)]
+        for n in range(200 if profile == "dense" else 60):
+            decls += 1
+            if profile == "mathlib-like":
+                parts.append(mathlib_like_decl(rng, f"{i}_{n}"))
+                continue
+            k = rng.randrange(len(DECL_TEMPLATES))
+            if k == 7:  # chain_{n} refers to uses_helper_{n}; emit it first
+                parts.append(DECL_TEMPLATES[3].format(n=f"{i}_{n}"))
+            parts.append(DECL_TEMPLATES[k].format(n=f"{i}_{n}"))
+        parts.append(f"end Bench{i}\n")
+        text = "\n".join(parts)
+        path = root / f"Pkg{i // 50}" / f"Module{i}.lean"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+        total += len(text.encode("utf-8"))
+        i += 1
+    return total, decls
+
+
+def measure(root: Path, profile: str, target_bytes: int) -> None:
+    size, _ = generate_tree(root, target_bytes, profile)
+    t0 = time.perf_counter()
+    files = read_tree(root, root)
+    t1 = time.perf_counter()
+    statuses = compute_statuses(files)
+    t2 = time.perf_counter()
+    mb = size / 1e6
+    print(f"[{profile}] {mb:.1f} MB in {len(files)} files, {len(statuses)} declarations "
+          f"({size / max(len(statuses), 1):.0f} bytes each)")
+    print(f"  read (lex + segment + grammar + scopes): {t1 - t0:6.2f} s  {mb / (t1 - t0):5.2f} MB/s")
+    print(f"  status (resolve + propagate):            {t2 - t1:6.2f} s")
+    print(f"  total:                                   {t2 - t0:6.2f} s  {mb / (t2 - t0):5.2f} MB/s"
+          f"  (target >= 2 MB/s)")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--mb", type=float, default=20.0, help="size of each generated tree in MB (default 20)")
+    ap.add_argument("--keep", type=Path, default=None, help="generate into DIR/<profile> and keep it")
+    ap.add_argument("--profile", choices=["mathlib-like", "dense", "both"], default="both")
+    args = ap.parse_args()
+    profiles = ["mathlib-like", "dense"] if args.profile == "both" else [args.profile]
+    for profile in profiles:
+        root = (args.keep / profile) if args.keep else Path(tempfile.mkdtemp(prefix=f"lean-bench-{profile}-"))
+        try:
+            measure(root, profile, int(args.mb * 1_000_000))
+        finally:
+            if args.keep is None:
+                shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,35 @@
+"""``python -m bridge``: the auditor's command line (``status`` today; ``audit`` and ``site`` join it)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from . import __version__, status_cli
+
+COMMANDS = (status_cli,)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m bridge",
+        description="MoEGauge bridge: Lean theorem status, evidence audit and site data.",
+    )
+    parser.add_argument("--version", action="version", version=f"bridge {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for module in COMMANDS:
+        module.add_parser(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help(sys.stderr)
+        return 2
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,110 @@
+"""``python -m bridge status``: parse the Lean sources, decide statuses, write lean_status.json."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .jsonio import canonical_json, write_text_atomic
+from .lean.errors import LeanSyntaxError
+from .lean.kernel import KernelReport, find_lake, find_project_root, run_kernel
+from .lean.tree import read_tree
+from .lean_status import build_status_document, lean_dir_label, validate_status_document
+from .paths import DEFAULT_STATUS_OUT, project_root
+
+DESCRIPTION = """\
+Read every .lean file under --lean-dir (a lake project is not required), classify each declaration
+as proved / in_flight / stub / deferred / axiom, and write the tracker JSON atomically.
+
+Statuses: `proved` has no sorry/admit, nor does any project declaration it uses (transitively);
+`stub` is a statement whose whole body is sorry (or whose statement is True); `deferred` has a
+sorry and a doc-comment line `Deferred: <reason>`; `in_flight` is anything else unfinished,
+with `blocked_by` naming the unproved declarations it uses; `axiom` is a project axiom.
+
+Kernel: with `lake` on PATH (or --kernel), runs `lake build` and `lake exe moegauge_axioms` in the
+lake project above --lean-dir; a declaration is kernel-`checked` only when it built and its axioms
+are within propext, Classical.choice, Quot.sound. Without a toolchain every entry is `unchecked`.
+
+Exit status: 0 written; 1 the kernel run failed (output still written); 2 bad input or usage
+(the previous output file is left untouched).
+"""
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("status", help="track Lean theorem status → lean_status.json", description=DESCRIPTION,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--lean-dir", type=Path, default=None, help="directory of .lean files (default: <project>/lean)")
+    p.add_argument("--out", type=Path, default=None,
+                   help=f"output JSON (default: <project>/{DEFAULT_STATUS_OUT})")
+    k = p.add_mutually_exclusive_group()
+    k.add_argument("--kernel", dest="kernel", action="store_const", const="required",
+                   help="require the kernel check (error if `lake` is missing)")
+    k.add_argument("--no-kernel", dest="kernel", action="store_const", const="off", help="skip the kernel check")
+    p.set_defaults(kernel="auto")
+    p.add_argument("-q", "--quiet", action="store_true", help="print only the summary line")
+    p.set_defaults(func=run)
+
+
+def _kernel(mode: str, lean_dir: Path) -> tuple[KernelReport, int]:
+    if mode == "off":
+        return KernelReport.skipped("kernel check disabled (--no-kernel)"), 0
+    lake = find_lake()
+    if lake is None:
+        report = KernelReport.skipped("no Lean toolchain: `lake` not found on PATH (static parse only)")
+        return report, (2 if mode == "required" else 0)
+    root = find_project_root(lean_dir)
+    if root is None:
+        report = KernelReport.skipped(f"no lakefile.lean or lakefile.toml at or above {lean_dir}")
+        return report, (2 if mode == "required" else 0)
+    report = run_kernel(root, lake)
+    return report, (0 if report.ok else 1)
+
+
+def _print_summary(doc: dict, out: Path, quiet: bool) -> None:
+    c = doc["counts"]
+    kc = doc["kernel_counts"]
+    n = len(doc["declarations"])
+    print(f"lean status: {n} declarations in {len(doc['sources'])} files under {doc['lean_dir']}/")
+    print("  " + " · ".join(f"{k} {v}" for k, v in c.items()))
+    run = doc["kernel_run"]
+    print(f"  kernel: checked {kc['checked']} · failed {kc['failed']} · unchecked {kc['unchecked']}"
+          f"  ({run['reason']})")
+    if not quiet and n:
+        width = max(len(d["name"]) for d in doc["declarations"])
+        width = min(width, 60)
+        print(f"  {'STATUS':<10} {'KERNEL':<10} {'NAME':<{width}} WHERE")
+        for d in doc["declarations"]:
+            extra = ""
+            if d["deferred_reason"]:
+                extra = f"  [deferred: {d['deferred_reason']}]"
+            elif d["blocked_by"] and d["status"] == "in_flight":
+                extra = f"  [blocked by: {', '.join(d['blocked_by'])}]"
+            print(f"  {d['status']:<10} {d['kernel']['status']:<10} {d['name']:<{width}} "
+                  f"{d['file']}:{d['line']}{extra}")
+    print(f"wrote {out}")
+
+
+def run(args: argparse.Namespace) -> int:
+    root = project_root()
+    lean_dir = args.lean_dir.resolve() if args.lean_dir else root / "lean"
+    out = args.out if args.out is not None else root / DEFAULT_STATUS_OUT
+    if not lean_dir.is_dir():
+        print(f"bridge status: error: {lean_dir}: not a directory of Lean sources", file=sys.stderr)
+        return 2
+    base = find_project_root(lean_dir) or lean_dir.parent
+    try:
+        # Parse before the kernel run: a syntax error must not cost a long build.
+        files = read_tree(lean_dir, base)
+        kernel, kernel_code = _kernel(args.kernel, lean_dir)
+        if kernel_code == 2:
+            print(f"bridge status: error: --kernel given but {kernel.reason}", file=sys.stderr)
+            return 2
+        doc = build_status_document(files, lean_dir_label(lean_dir, base), kernel, args.kernel)
+    except LeanSyntaxError as exc:
+        print(f"{exc}", file=sys.stderr)
+        return 2
+    validate_status_document(doc, str(out))
+    write_text_atomic(out, canonical_json(doc))
+    _print_summary(doc, out, args.quiet)
+    return kernel_code

@@ -1,0 +1,90 @@
+"""`python -m bridge status`: output contract, determinism, atomic writes, bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bridge.lean_status import load_status_document
+
+CORPUS = Path(__file__).parent / "fixtures" / "corpus"
+
+
+def run_status(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items()}
+    return subprocess.run([sys.executable, "-m", "bridge", "status", "--no-kernel", *args],
+                          capture_output=True, text=True, cwd=cwd, env=env)
+
+
+def test_output_is_byte_identical_across_runs(tmp_path):
+    a, b = tmp_path / "a.json", tmp_path / "b.json"
+    for out in (a, b):
+        proc = run_status("--lean-dir", str(CORPUS), "--out", str(out), "-q", cwd=tmp_path)
+        assert proc.returncode == 0, proc.stderr
+    assert a.read_bytes() == b.read_bytes()
+    doc = load_status_document(a)
+    assert doc["schema"] == "moegauge/lean_status" and doc["schema_version"] == 1
+    assert doc["counts"]["proved"] > 0
+
+
+def test_default_paths_are_the_projects(tmp_path):
+    proj = tmp_path / "proj"
+    (proj / "lean").mkdir(parents=True)
+    (proj / "pyproject.toml").write_text('[project]\nname = "moegauge"\n')
+    (proj / "lean" / "X.lean").write_text("theorem x : 1 = 1 := rfl\n")
+    sub = proj / "lean"
+    proc = run_status(cwd=sub)
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads((proj / "site" / "_data" / "lean_status.json").read_text())
+    assert doc["declarations"][0]["file"] == "lean/X.lean"
+    assert doc["lean_dir"] == "lean"
+
+
+@pytest.mark.parametrize(
+    "content, expected",
+    [
+        (b"theorem a : 1 = 1 := rfl\n/- never closed", "Bad.lean:2:1: unterminated comment"),
+        (b'def s := "never closed\n', "Bad.lean:1:10: unterminated string literal"),
+        (b"def ok := 1\ndef bad := 1 \xfe\n", "Bad.lean:2:14: invalid UTF-8 byte 0xfe"),
+    ],
+)
+def test_bad_input_exits_2_and_keeps_previous_output(tmp_path, content, expected):
+    lean = tmp_path / "lean"
+    shutil.copytree(CORPUS, lean)
+    out = tmp_path / "status.json"
+    assert run_status("--lean-dir", str(lean), "--out", str(out), cwd=tmp_path).returncode == 0
+    before = out.read_bytes()
+    (lean / "Bad.lean").write_bytes(content)
+    proc = run_status("--lean-dir", str(lean), "--out", str(out), cwd=tmp_path)
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == f"lean/{expected}"
+    assert out.read_bytes() == before
+    assert not list(tmp_path.glob(".status.json.*.tmp"))
+
+
+def test_unreadable_file_is_a_located_error(tmp_path):
+    lean = tmp_path / "lean"
+    lean.mkdir()
+    (lean / "Dangling.lean").symlink_to(tmp_path / "missing.lean")
+    proc = run_status("--lean-dir", str(lean), "--out", str(tmp_path / "o.json"), cwd=tmp_path)
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("lean/Dangling.lean:1:1: cannot read file:")
+
+
+def test_missing_lean_dir_is_a_usage_error(tmp_path):
+    proc = run_status("--lean-dir", str(tmp_path / "nope"), "--out", str(tmp_path / "o.json"), cwd=tmp_path)
+    assert proc.returncode == 2
+    assert "not a directory of Lean sources" in proc.stderr
+
+
+def test_help_explains_statuses_and_kernel():
+    proc = subprocess.run([sys.executable, "-m", "bridge", "status", "--help"], capture_output=True, text=True)
+    assert proc.returncode == 0
+    for word in ("proved", "in_flight", "stub", "deferred", "axiom", "Deferred: <reason>", "lake", "Exit status"):
+        assert word in proc.stdout
