@@ -32,7 +32,9 @@ $(STAMP): pyproject.toml | $(VPY)
 	@touch $@
 
 run: $(STAMP)
+	$(VPY) -m moegauge run
 	$(VPY) -m bridge status
+	$(VPY) -m bridge audit
 
 test: $(STAMP)
 	$(VPY) -m pytest

@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import __version__, status_cli
+from . import __version__, audit_cli, status_cli
 
-COMMANDS = (status_cli,)
+COMMANDS = (status_cli, audit_cli)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,12 +1,12 @@
-"""Canonical JSON text and atomic file writes for everything the bridge emits."""
+"""Canonical JSON text for everything the bridge emits; writes go through moegauge's atomic writer."""
 
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
+
+from moegauge.atomic import atomic_write_text
 
 
 def canonical_json(obj: Any) -> str:
@@ -15,20 +15,5 @@ def canonical_json(obj: Any) -> str:
 
 
 def write_text_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` via a temp file in the same directory and ``os.replace``:
-    readers see the old file or the new one, never a half-written one."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+    """Readers see the old file or the new one, never a half-written one."""
+    atomic_write_text(path, text)

@@ -1,0 +1,265 @@
+"""Claims: loading, binding resolution and recomputation at the stated precision.
+
+A claim's ``source`` is one binding (an artifact field by JSON pointer, a ``lean_status`` field,
+another claim, or a stated constant), a formula over named bindings, or ``range_of`` a list of
+bindings (for a stated range "a–b"). Artifact and lean_status fields are exact; a claim or a
+constant binding contributes the interval of its own stated value, so derived numbers are checked
+with the rounding of their inputs.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+
+import jsonschema
+
+from .expr import FormulaError, evaluate, formula_names
+from .findings import Finding
+from .interval import Interval, StatedValue, StatedValueError, parse_stated
+from .quantities import NUMERIC, QUANTITIES
+
+CLAIMS_SCHEMA = "moegauge/claims"
+
+
+def _claims_schema_text() -> str:
+    return resources.files("bridge").joinpath("schemas/claims.v1.schema.json").read_text(encoding="utf-8")
+
+
+@lru_cache(maxsize=1)
+def claims_validator() -> jsonschema.Draft202012Validator:
+    return jsonschema.Draft202012Validator(json.loads(_claims_schema_text()))
+
+
+def claims_checker():
+    from .schema_check import checker
+
+    return checker(_claims_schema_text())
+
+
+def json_pointer(doc, pointer: str):
+    """Resolve an RFC 6901 pointer; raises KeyError naming the first missing step."""
+    node = doc
+    if pointer in ("", "/"):
+        return node
+    for raw in pointer[1:].split("/"):
+        part = raw.replace("~1", "/").replace("~0", "~")
+        if isinstance(node, list):
+            if not part.isdigit() or int(part) >= len(node):
+                raise KeyError(part)
+            node = node[int(part)]
+        elif isinstance(node, dict):
+            if part not in node:
+                raise KeyError(part)
+            node = node[part]
+        else:
+            raise KeyError(part)
+    return node
+
+
+def field_quantity(artifact: dict, pointer: str) -> str | None:
+    """The quantity an artifact declares for the number at ``pointer`` (measures or table cells)."""
+    parts = pointer.strip("/").split("/")
+    if len(parts) >= 3 and parts[0] == "measures" and parts[2] == "value":
+        return artifact.get("measures", {}).get(parts[1], {}).get("quantity")
+    if len(parts) == 5 and parts[0] == "tables" and parts[2] == "rows":
+        return artifact.get("tables", {}).get(parts[1], {}).get("columns", {}).get(parts[4], {}).get("quantity")
+    return None
+
+
+@dataclass
+class ClaimRecord:
+    """One claim as loaded, with where it lives and what the audit learned about it."""
+
+    data: dict
+    file: str
+    pointer: str
+    stated: StatedValue | None = None
+    computed: Interval | None = None
+    computed_text: str = ""
+    field_quantity: str | None = None
+    true_quantity: str | None = None  # set when the value only fits another quantity (unit conflation)
+    status: str = "unchecked"  # consistent | inconsistent | not_recomputable | unresolved | invalid
+    artifacts: set[str] = field(default_factory=set)
+
+    @property
+    def id(self) -> str:
+        return self.data["id"]
+
+    @property
+    def quantity(self) -> str:
+        return self.data["quantity"]
+
+    def finding(self, rule: str, severity: str, message: str, sub: str = "") -> Finding:
+        return Finding(rule, severity, self.file, self.pointer + sub, message, self.id)
+
+
+class Resolver:
+    """Resolves bindings against artifacts (loaded once each), lean_status and other claims."""
+
+    def __init__(self, root: Path, artifacts: dict[str, dict], lean_status: dict, claims: dict[str, ClaimRecord]):
+        self.root = root
+        self.artifacts = artifacts
+        self.lean_status = lean_status
+        self.claims = claims
+
+    def binding(self, b: dict, record: ClaimRecord, stack: tuple[str, ...]) -> tuple[Interval, str | None]:
+        """(interval, declared quantity of the field or None); raises LookupError with a reason."""
+        if "artifact" in b:
+            path = b["artifact"]
+            doc = self.artifacts.get(path)
+            if doc is None:
+                raise LookupError(f"artifact {path} does not exist (or is not an artifact under evidence/)")
+            record.artifacts.add(path)
+            try:
+                value = json_pointer(doc, b["pointer"])
+            except KeyError as exc:
+                raise LookupError(f"{path} has no {b['pointer']} (missing {exc.args[0]!r})") from None
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise LookupError(f"{path}{b['pointer']} is not a number")
+            return Interval.point(value), field_quantity(doc, b["pointer"])
+        if "lean_status" in b:
+            try:
+                value = json_pointer(self.lean_status, b["lean_status"])
+            except KeyError as exc:
+                raise LookupError(f"lean_status has no {b['lean_status']} (missing {exc.args[0]!r})") from None
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise LookupError(f"lean_status {b['lean_status']} is not a number")
+            return Interval.point(value), "count"
+        if "claim" in b:
+            other = self.claims.get(b["claim"])
+            if other is None:
+                raise LookupError(f"no claim {b['claim']!r}")
+            if other.id in stack:
+                raise LookupError("circular claim references: " + " → ".join((*stack, other.id)))
+            if other.stated is None:
+                raise LookupError(f"claim {other.id!r} has no readable value")
+            return other.stated.interval, other.quantity
+        try:
+            return parse_stated(b["value"]).interval, None
+        except StatedValueError as exc:
+            raise LookupError(str(exc)) from None
+
+    def recompute(self, record: ClaimRecord, stack: tuple[str, ...] = ()) -> tuple[Interval | None, list[Interval]]:
+        """(computed interval, per-binding intervals for range_of) or (None, []) without a source."""
+        src = record.data.get("source")
+        stack = (*stack, record.id)
+        if src is None:
+            return None, []
+        if "formula" in src:
+            try:
+                names = formula_names(src["formula"])
+            except FormulaError as exc:
+                raise LookupError(str(exc)) from None
+            missing = sorted(names - set(src["bindings"]))
+            if missing:
+                raise LookupError(f"formula names {missing} have no binding")
+            env = {name: self.binding(b, record, stack)[0] for name, b in src["bindings"].items()}
+            try:
+                return evaluate(src["formula"], env), []
+            except FormulaError as exc:
+                raise LookupError(str(exc)) from None
+        if "range_of" in src:
+            parts = [self.binding(b, record, stack)[0] for b in src["range_of"]]
+            return Interval(min(p.lo for p in parts), max(p.hi for p in parts)), parts
+        interval, fq = self.binding(src, record, stack)
+        record.field_quantity = fq
+        return interval, []
+
+
+def load_claim_files(paths: list[Path], root: Path) -> tuple[dict[str, ClaimRecord], list[str]]:
+    """Claim records by id, and bad-input messages (file + pointer)."""
+    records: dict[str, ClaimRecord] = {}
+    problems: list[str] = []
+    validator = claims_validator()
+    for path in paths:
+        rel = _rel(path, root)
+        try:
+            doc = json.loads(path.read_text(encoding="utf-8"))
+        except OSError as exc:
+            problems.append(f"{rel}: cannot read: {exc.strerror or exc}")
+            continue
+        except json.JSONDecodeError as exc:
+            problems.append(f"{rel}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}")
+            continue
+        fast_ok = claims_checker().is_valid_fast(doc)
+        errors = [] if fast_ok else sorted(validator.iter_errors(doc), key=lambda e: list(map(str, e.absolute_path)))
+        if errors:
+            for e in errors[:5]:
+                problems.append(f"{rel}: /{'/'.join(map(str, e.absolute_path))}: {e.message}")
+            continue
+        for i, claim in enumerate(doc["claims"]):
+            pointer = f"/claims/{i}"
+            if claim["quantity"] not in NUMERIC:
+                problems.append(f"{rel}: {pointer}/quantity: unknown quantity {claim['quantity']!r}")
+                continue
+            if claim["id"] in records:
+                first = records[claim["id"]]
+                problems.append(f"{rel}: {pointer}/id: claim id {claim['id']!r} already used in {first.file}{first.pointer}")
+                continue
+            records[claim["id"]] = ClaimRecord(claim, rel, pointer)
+    return records, problems
+
+
+def evaluate_claims(claims: dict[str, ClaimRecord], resolver: Resolver) -> list[Finding]:
+    """Parse stated values, check quantity ranges, recompute from sources (checks 3 and 4a)."""
+    findings: list[Finding] = []
+    for rec in claims.values():
+        try:
+            rec.stated = parse_stated(rec.data["value"])
+        except StatedValueError as exc:
+            rec.status = "invalid"
+            findings.append(rec.finding("claim.value", "error", str(exc), "/value"))
+    for rec in sorted(claims.values(), key=lambda r: r.id):
+        if rec.stated is None:
+            continue
+        spec = QUANTITIES[rec.quantity]
+        problem = spec.violation(rec.stated.interval)
+        if problem:
+            findings.append(rec.finding("claim.range", "error", f"stated value {rec.data['value']!r}: {problem}", "/value"))
+        try:
+            computed, parts = resolver.recompute(rec)
+        except LookupError as exc:
+            rec.status = "unresolved"
+            findings.append(rec.finding("claim.unresolved", "error", f"cannot recompute: {exc}", "/source"))
+            continue
+        if computed is None:
+            rec.status = "not_recomputable"
+            findings.append(rec.finding("claim.not_recomputable", "info",
+                                        "no source: checked for range, theorem status and implications only"))
+            continue
+        rec.computed = computed
+        rec.computed_text = str(computed)
+        if rec.field_quantity and rec.field_quantity != rec.quantity:
+            findings.append(rec.finding(
+                "claim.unit_conflation", "error",
+                f"stated as {rec.quantity} but the source field is a {rec.field_quantity}", "/quantity"))
+        ok = _agrees(rec.stated, computed, parts)
+        rec.status = "consistent" if ok else "inconsistent"
+        if not ok:
+            findings.append(rec.finding(
+                "claim.recompute", "error",
+                f"stated {rec.data['value']!r} (= {rec.stated.interval} at its precision) but the source gives "
+                f"{computed}", "/value"))
+    return findings
+
+
+def _agrees(stated: StatedValue, computed: Interval, parts: list[Interval]) -> bool:
+    if parts:  # a range claim: its written ends are the source's extremes
+        lo_end, hi_end = stated.ends[0], stated.ends[-1]
+        lows = Interval(min(p.lo for p in parts), min(p.hi for p in parts))
+        highs = Interval(max(p.lo for p in parts), max(p.hi for p in parts))
+        return lo_end.meets(lows) and hi_end.meets(highs)
+    if stated.is_range:  # one source value inside a stated range
+        return stated.interval.meets(computed)
+    return stated.interval.meets(computed)
+
+
+def _rel(path: Path, root: Path) -> str:
+    try:
+        return path.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return path.as_posix()

@@ -1,0 +1,1 @@
+"""Language-model side of MoEGauge: corpus, embedded model, capture, 1-bit K cache, perplexity."""

@@ -1,0 +1,144 @@
+"""The embedded MoE (a small OLMoE trained from scratch on the corpus) and loading of any HF causal LM.
+
+``load_model(None)`` gives the embedded model shipped in ``moegauge/embedded/olmoe-tiny``;
+``load_model("path/to/dir")`` any local Hugging Face checkpoint; ``load_model("org/name")`` a hub
+model on machines that reach a hub (e.g. ``allenai/OLMoE-1B-7B-0924``). The same code path serves
+all three, so what is tested here on local files is what runs on a user's machine.
+
+Implementations are pinned: ``from_pretrained`` defaults to ``experts_implementation="grouped_mm"``
+where it can, which rounds differently from the per-expert loop the embedded model was trained
+and measured with; we always load with the implementations recorded next to the checkpoint.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from ..errors import InputError
+
+EMBEDDED_DIR = Path(__file__).resolve().parent.parent / "embedded" / "olmoe-tiny"
+EXPERTS_IMPLEMENTATION = "eager"
+ATTN_IMPLEMENTATION = "sdpa"
+IMPLEMENTATION_FILE = "moegauge_implementation.json"
+
+#: The embedded model's architecture (OLMoE, byte vocabulary). 5.9M parameters: 11.8 MB in bf16.
+EMBEDDED_ARCHITECTURE = dict(
+    vocab_size=256,
+    hidden_size=256,
+    intermediate_size=192,
+    num_hidden_layers=4,
+    num_attention_heads=4,
+    num_key_value_heads=4,
+    max_position_embeddings=8192,
+    num_experts=8,
+    num_experts_per_tok=2,
+    rms_norm_eps=1e-5,
+    router_aux_loss_coef=0.01,
+    norm_topk_prob=False,
+    tie_word_embeddings=False,
+    pad_token_id=None,
+    bos_token_id=None,
+    eos_token_id=None,
+    rope_parameters={"rope_type": "default", "rope_theta": 10000.0},
+)
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """A model with where it came from (for provenance)."""
+
+    model: torch.nn.Module
+    source: str  # "embedded", a local path, or a hub name
+    local_dir: Path | None
+    weight_sha256: dict[str, str]
+
+    @property
+    def config(self):
+        return self.model.config
+
+
+def embedded_config(**overrides):
+    """An ``OlmoeConfig`` with the embedded architecture (``overrides`` for tiny test models)."""
+    from transformers import OlmoeConfig
+
+    params = {**EMBEDDED_ARCHITECTURE, **overrides}
+    return OlmoeConfig(**params)
+
+
+def _pin(model: torch.nn.Module, experts: str, attn: str) -> torch.nn.Module:
+    if hasattr(model, "set_experts_implementation"):
+        try:
+            model.set_experts_implementation(experts)
+        except (ValueError, AttributeError):  # a dense model or an architecture without the switch
+            pass
+    model.set_attn_implementation(attn)
+    return model
+
+
+def new_model(config, seed: int) -> torch.nn.Module:
+    """A randomly initialised causal LM for ``config`` (the control arm, and the start of training)."""
+    from transformers import AutoModelForCausalLM
+
+    torch.manual_seed(seed)
+    model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+    return _pin(model, EXPERTS_IMPLEMENTATION, ATTN_IMPLEMENTATION).eval()
+
+
+def _sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def load_model(name_or_path: str | Path | None = None, dtype: torch.dtype = torch.float32) -> LoadedModel:
+    """Load a causal LM for measurement (eval mode, pinned implementations).
+
+    ``None`` → the embedded model; an existing directory → that checkpoint; otherwise a hub name.
+    A missing embedded checkpoint or an unreadable directory is an ``InputError``.
+    """
+    from transformers import AutoModelForCausalLM
+
+    if name_or_path is None:
+        local: Path | None = EMBEDDED_DIR
+        source = "embedded"
+        if not (EMBEDDED_DIR / "config.json").is_file():
+            raise InputError(EMBEDDED_DIR, "the embedded checkpoint is missing; run `python -m moegauge train`")
+    else:
+        candidate = Path(name_or_path).expanduser()
+        looks_local = candidate.exists() or str(name_or_path).startswith((".", "/", "~")) or candidate.suffix
+        local = candidate.resolve() if looks_local else None
+        source = str(name_or_path)
+        if local is not None and not (local / "config.json").is_file():
+            raise InputError(local, "not a Hugging Face checkpoint directory (no config.json)")
+    experts, attn = EXPERTS_IMPLEMENTATION, ATTN_IMPLEMENTATION
+    if local is not None and (local / IMPLEMENTATION_FILE).is_file():
+        pinned = json.loads((local / IMPLEMENTATION_FILE).read_text())
+        experts, attn = pinned.get("experts_implementation", experts), pinned.get("attn_implementation", attn)
+    kwargs = {"dtype": dtype, "attn_implementation": attn}
+    try:
+        model = AutoModelForCausalLM.from_pretrained(str(local or name_or_path), experts_implementation=experts, **kwargs)
+    except (TypeError, ValueError):  # architectures without an experts switch
+        model = AutoModelForCausalLM.from_pretrained(str(local or name_or_path), **kwargs)
+    except OSError as exc:
+        raise InputError(str(name_or_path), f"cannot load model: {exc}".splitlines()[0]) from None
+    model = _pin(model, experts, attn).eval()
+    weights = {}
+    if local is not None:
+        for f in sorted(local.glob("*.safetensors")):
+            weights[f.name] = _sha256_file(f)
+    return LoadedModel(model=model, source=source, local_dir=local, weight_sha256=weights)
+
+
+def kv_geometry(config) -> tuple[int, int, int]:
+    """(layers, KV heads, head_dim) of a decoder config."""
+    heads = config.num_attention_heads
+    head_dim = getattr(config, "head_dim", None) or config.hidden_size // heads
+    kv_heads = getattr(config, "num_key_value_heads", None) or heads
+    return config.num_hidden_layers, kv_heads, head_dim

@@ -1,0 +1,110 @@
+"""Integration: the main job's stages on the embedded model, scaled down (about a minute)."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import pytest
+import torch
+
+from moegauge.artifacts import load_artifact
+from moegauge.lm.kcache import KeyTransform, OneBitKCache
+from moegauge.lm.model import EMBEDDED_DIR, load_model
+from moegauge.lm.study import STAGES, RunConfig, Study
+
+pytestmark = [pytest.mark.slow]
+
+SMALL = RunConfig(calib_windows=4, heldout_windows=4, ppl_windows=4, rotation_steps=40, rotation_batch=2048,
+                  memory_seq_len=1024, batch_size=8)
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory):
+    root = tmp_path_factory.mktemp("run")
+    (root / "pyproject.toml").write_text('[project]\nname = "moegauge"\n')
+    s = Study(SMALL, root, log=lambda m: None, progress=False, argv=["moegauge", "run", "(test)"])
+    s.timings = s.run(STAGES)
+    return s
+
+
+def artifact(study, rel: str) -> dict:
+    return load_artifact(study.evidence / rel)
+
+
+def test_every_stage_wrote_valid_artifacts(study):
+    for rel in ("corpus/corpus.json", "beta/beta_table_trained.json", "beta/beta_table_random_init.json",
+                "convergence/convergence_trained.json", "ppl/ppl_table_trained.json",
+                "ppl/ppl_table_random_init.json", "memory/memory_budget.json", "summary/paper_table.json"):
+        doc = artifact(study, rel)
+        assert doc["provenance"]["code_sha256"] and doc["provenance"]["config"]["run"]["rotation_steps"] == 40
+
+
+def test_beta_table_respects_the_theorems(study):
+    rows = artifact(study, "beta/beta_table_trained.json")["tables"]["layers"]["rows"]
+    for row in rows:
+        for key, value in row.items():
+            if key.startswith(("beta_", "cos_")):
+                assert 0 < value <= 1, (key, value)  # moment_ratio_le_one
+        # SRHT drives coordinates to the Gaussian floor: one-bit cosine √(2/π) at d = 256.
+        assert abs(row["cos_srht"] - math.sqrt(2 / math.pi)) < 0.02
+        assert row["orthogonality_error"] < 1e-4
+
+
+def test_perplexity_table_is_ordered_sensibly(study):
+    m = artifact(study, "ppl/ppl_table_trained.json")["measures"]
+    assert m["bpb_fp"]["value"] < m["bpb_1bit_none"]["value"]
+    ablation = artifact(study, "ppl/ppl_table_trained.json")["tables"]["layer_ablation"]["rows"]
+    assert [r["layer"] for r in ablation] == [0, 1, 2, 3]
+    rand = artifact(study, "ppl/ppl_table_random_init.json")["measures"]
+    assert rand["bpb_fp"]["value"] > 7.0  # an untrained byte model predicts ~8 bits/byte
+
+
+def test_memory_budget_is_read_from_stored_tensors(study):
+    doc = artifact(study, "memory/memory_budget.json")
+    m = doc["measures"]
+    parts = {(r["cache"], r["part"]): r["bytes"] for r in doc["tables"]["parts"]["rows"]}
+    fp16 = parts[("fp16", "keys")] + parts[("fp16", "values")]
+    learned = sum(v for (cache, _), v in parts.items() if cache == "1bit_learned_centered")
+    assert m["kv_ratio_learned"]["value"] == pytest.approx(fp16 / learned)
+    assert 14 < m["k_ratio"]["value"] <= 16  # 16× on keys, less the per-vector fp16 scale
+    # Per token (metadata aside), d = 256: (2·256·2) / (256/8 + 2 + 256·2) = 1.875.
+    per_token = fp16 / (learned - parts[("1bit_learned_centered", "metadata")])
+    assert per_token == pytest.approx(1024 / 546)
+    # At 1024 tokens the fp32 rotations are not negligible: the full ratio is visibly lower.
+    assert m["metadata_fraction"]["value"] > 0.1
+
+
+def test_rerun_skips_every_stage(study):
+    before = {p: p.read_bytes() for p in study.evidence.rglob("*.json") if "captures" not in p.parts}
+    again = Study(SMALL, study.root, log=lambda m: None, progress=False, argv=["moegauge", "run", "(test)"])
+    timings = again.run(STAGES)
+    after = {p: p.read_bytes() for p in study.evidence.rglob("*.json") if "captures" not in p.parts}
+    assert after == before
+    assert sum(timings.values()) < sum(study.timings.values()) / 3
+
+
+def test_changed_config_reruns_the_stage(study):
+    changed = dataclasses.replace(SMALL, ppl_windows=2)
+    logs: list[str] = []
+    Study(changed, study.root, log=logs.append, progress=False).run(("ppl",))
+    assert "  trained: up to date" not in logs
+    assert artifact(study, "ppl/ppl_table_trained.json")["provenance"]["config"]["run"]["ppl_windows"] == 2
+
+
+def test_rotation_alone_leaves_the_embedded_models_logits_unchanged():
+    """Before quantization, a (centered) orthogonal rotation of post-RoPE keys is a gauge: logits agree."""
+    model = load_model(None).model
+    ids = torch.tensor([list(b"def rotation_alone(x):\n    return x  # gauge invariance\n" * 3)])
+    d = model.config.num_key_value_heads * (model.config.hidden_size // model.config.num_attention_heads)
+    g = torch.Generator().manual_seed(0)
+    transforms = []
+    for _ in range(model.config.num_hidden_layers):
+        q, _ = torch.linalg.qr(torch.randn(d, d, generator=g, dtype=torch.float64))
+        transforms.append(KeyTransform(mean=torch.randn(d, generator=g), rotation=q.float()))
+    with torch.no_grad():
+        ref = model(input_ids=ids, use_cache=False).logits
+        rot = model(input_ids=ids, past_key_values=OneBitKCache(transforms, quantize_keys=False,
+                                                                value_dtype=torch.float32), use_cache=True).logits
+    torch.testing.assert_close(rot, ref, atol=5e-5, rtol=1e-5)
+    assert (EMBEDDED_DIR / "config.json").is_file()
