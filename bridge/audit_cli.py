@@ -11,6 +11,7 @@ from pathlib import Path
 
 from .jsonio import canonical_json, write_text_atomic
 from .lean.errors import LeanSyntaxError
+from .lean.status import STATUSES
 from .paths import project_root
 
 DESCRIPTION = """\
@@ -61,7 +62,7 @@ def _print_report(report, show_all: bool, out=sys.stdout) -> None:
           f"{s['error']} errors, {s['warning']} warnings, {s['info']} infos "
           f"({s['acknowledged']} acknowledged, {s['new']} new)", file=out)
     lean = doc["lean"]
-    print("  lean: " + " · ".join(f"{k} {v}" for k, v in lean["counts"].items())
+    print("  lean: " + " · ".join(f"{k} {lean['counts'][k]}" for k in STATUSES)
           + f"; kernel: {lean['kernel_run']['reason']}", file=out)
     rows = [(f, ack) for f, ack in report.findings
             if show_all or (ack is None and f.severity != "info")]

@@ -82,6 +82,9 @@ _CANDIDATE = re.compile(
     rf"(?:{_trie_pattern(START_WORDS)})(?![{ID_CHARS}])|@\[|\#[A-Za-z_][A-Za-z_0-9]*|/--|/-!"
 )
 _WORD_CHAR = re.compile(rf"[{ID_CHARS}.]")
+# The same class as a set of the Basic Multilingual Plane's characters, for O(1) look-ups of the
+# character before a keyword (astral letter-like characters are checked with the regex).
+_WORD_CHARS = frozenset(ch for ch in map(chr, range(0x10000)) if _WORD_CHAR.match(ch))
 _PREV_WORD = re.compile(rf"([{ID_CHARS}.«»]+)\s*$")
 # Where a statement can end: `:=`, `where`, or a `|` (not `||`, `|>`, `<|`); and `let`-like words
 # whose own `:=` does not end it.
@@ -149,13 +152,18 @@ class Segmenter:
         self.n = len(src.code)
         depth_at = src.depth_at
         code = src.code
-        glued = _WORD_CHAR.match
+        depth = src._depth
+        word_chars = _WORD_CHARS
         self._candidate_word: dict[int, str] = {}
         for m in _CANDIDATE.finditer(code):
             p = m.start()
             word = m.group()
-            if p and (depth_at(p) != 0 or (word[0].isalpha() and glued(code, p - 1))):
-                continue
+            if p:
+                if depth[p - 1]:
+                    continue
+                before = code[p - 1]
+                if word[0].isalpha() and (before in word_chars or (before > "\uffff" and _WORD_CHAR.match(before))):
+                    continue
             self._candidate_word[p] = word
         self.candidates = list(self._candidate_word)
         self._first = src.next_code(0)

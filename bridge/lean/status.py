@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from .errors import LeanSyntaxError
 from .kernel import KernelReport, kernel_verdict
 from .reader import Declaration, LeanFile
+from .tree import gc_paused
 
 STATUSES = ("proved", "in_flight", "stub", "deferred", "axiom")
 
@@ -127,6 +128,11 @@ class NameIndex:
 
 def compute_statuses(files: list[LeanFile], kernel: KernelReport | None = None) -> list[DeclarationStatus]:
     """Status of every declaration in ``files``; deterministic order (file, line, column)."""
+    with gc_paused():
+        return _compute_statuses(files, kernel)
+
+
+def _compute_statuses(files: list[LeanFile], kernel: KernelReport | None) -> list[DeclarationStatus]:
     decls = sorted((d for f in files for d in f.declarations), key=lambda d: (d.file, d.line, d.column))
     index = NameIndex(decls)
     index.check_duplicates()

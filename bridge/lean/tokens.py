@@ -76,8 +76,14 @@ _BLOCK_DELIM = re.compile(r"/-|-/")
 _STRING_BODY = re.compile(r'(?:[^"\\]|\\[\s\S])*"')
 _INTERP_DELIM = re.compile(r'["\\{}]')
 _NOT_NEWLINE = re.compile(r"[^\n]")
-_OPEN_POINTS = np.array([ord(c) for c in "([{⟨⦃⟦⟪⁅"], dtype=np.uint32)
-_CLOSE_POINTS = np.array([ord(c) for c in ")]}⟩⦄⟧⟫⁆"], dtype=np.uint32)
+_OPENING = "([{⟨⦃⟦⟪⁅"
+_CLOSING = ")]}⟩⦄⟧⟫⁆"
+# Bracket step per code point (+1 opener, −1 closer, 0 otherwise) for every point up to the last
+# bracket; code points above it are clipped to an entry that is 0. One gather per file.
+_STEP_LIMIT = max(map(ord, _OPENING + _CLOSING)) + 1
+_STEP = np.zeros(_STEP_LIMIT + 1, dtype=np.int32)
+_STEP[[ord(c) for c in _OPENING]] = 1
+_STEP[[ord(c) for c in _CLOSING]] = -1
 FILL = "\x00"
 
 # Pass 3: tokens of masked code (no comments left; literals are placeholders).
@@ -289,8 +295,7 @@ class LeanSource:
         closers (-1), floored at 0 so a stray closer (ill-formed Lean) changes nothing. Multi-
         character openers (``@[``, ``%[``, ``#[``) count through their ``[``."""
         points = np.frombuffer(self.code.encode("utf-32-le"), dtype=np.uint32)
-        step = np.isin(points, _OPEN_POINTS).astype(np.int32) - np.isin(points, _CLOSE_POINTS)
-        running = np.cumsum(step)
+        running = np.cumsum(_STEP[np.minimum(points, _STEP_LIMIT)])
         # A list: indexing it is ~30x cheaper than indexing a numpy array element by element.
         self._depth: list[int] = (running - np.minimum.accumulate(np.minimum(running, 0))).tolist()
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gc
 import os
+from contextlib import contextmanager
 from pathlib import Path
 
 from .errors import LeanSyntaxError
@@ -20,8 +22,26 @@ def lean_files(lean_dir: Path) -> list[Path]:
     return sorted(found)
 
 
+@contextmanager
+def gc_paused():
+    """Pause the cyclic garbage collector: reading builds millions of small acyclic objects, and
+    the collector's repeated scans of them cost about a fifth of the read time on large trees."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def read_tree(lean_dir: Path, base: Path) -> list[LeanFile]:
     """Read every Lean file under ``lean_dir``; report paths relative to ``base`` (POSIX style)."""
+    with gc_paused():
+        return _read_tree(lean_dir, base)
+
+
+def _read_tree(lean_dir: Path, base: Path) -> list[LeanFile]:
     files: list[LeanFile] = []
     for path in lean_files(lean_dir):
         try:

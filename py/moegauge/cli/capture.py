@@ -31,6 +31,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--seq-len", type=int, default=256, help="tokens per window (default 256)")
     p.add_argument("--batch-size", type=int, default=8, help="windows per forward pass (default 8)")
     p.add_argument("--shard-tokens", type=int, default=8192, help="tokens per shard file (default 8192)")
+    p.add_argument("--dtype", choices=("float32", "float16", "bfloat16"), default="float32",
+                   help="storage type of captured floats (default float32; float16 halves the bytes written)")
     return p
 
 
@@ -60,6 +62,6 @@ def run(args: argparse.Namespace) -> int:
                                   meta={"model": lm.source, "weights_sha256": lm.weight_sha256,
                                         "corpus_sha256": corpus.sha256, "split": args.split,
                                         "seq_len": args.seq_len, "windows_per_domain": args.windows},
-                                  progress=bar.update)
+                                  progress=bar.update, dtype=getattr(torch, args.dtype))
     print(f"{manifest['tokens']} tokens in {len(manifest['shards'])} shard(s) → {args.out}")
     return 0

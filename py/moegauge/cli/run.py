@@ -51,6 +51,10 @@ def run(args: argparse.Namespace) -> int:
         raise InputError("--stages", f"unknown stages {unknown}; known: {', '.join(STAGES)}")
     config = dataclasses.replace(RunConfig(), model=args.model, control=not args.no_control,
                                  rotation_steps=args.rotation_steps, ppl_windows=args.ppl_windows, scope=args.scope)
+    if args.quiet:
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
     t0 = time.perf_counter()
     study = Study(config, find_repo_root(), force=args.force, argv=args.command_line,
                   progress=False if args.quiet else None, log=lambda s: print(s, flush=True))

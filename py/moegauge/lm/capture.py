@@ -13,8 +13,10 @@ Per layer, whichever of these are asked for (shapes are per captured token):
 * ``router_topk``: the top-k expert indices of each token (MoE layers; int16).
 
 Tensors are streamed to sharded safetensors files (``shard-00000.safetensors`` …, at most
-``shard_tokens`` tokens each) with a ``manifest.json``; memory stays bounded by one shard. Files
-are written atomically; the manifest is written last, so a directory without one is incomplete.
+``shard_tokens`` tokens each) with a ``manifest.json``. A background thread writes each shard while
+the next batches run (disk I/O overlaps compute); a flush waits for the previous write, so memory
+stays bounded by two shards. Files are written atomically; the manifest is written last, so a
+directory without one is incomplete.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from __future__ import annotations
 import json
 import sys
 from collections import defaultdict
+from concurrent.futures import Future, ThreadPoolExecutor
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -184,8 +187,12 @@ def capture_to_dir(
     shard_tokens: int = 8192,
     meta: dict | None = None,
     progress: Callable[[int], None] | None = None,
+    dtype: torch.dtype = torch.float32,
 ) -> dict:
-    """Capture every batch and stream the tensors to ``out_dir`` in shards; return the manifest."""
+    """Capture every batch and stream the tensors to ``out_dir`` in shards; return the manifest.
+
+    ``dtype`` is the storage type of floating tensors (float32 by default, what the measurements
+    use; float16 halves the bytes written)."""
     from safetensors.torch import save_file
 
     from ..provenance import sha256_file
@@ -197,34 +204,46 @@ def capture_to_dir(
     buffered = 0
     shards: list[dict] = []
     total = 0
+    writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="capture-writer")
+    pending: Future | None = None
 
-    def flush() -> None:
-        nonlocal buffered
-        if not buffered:
-            return
-        path = out_dir / f"shard-{len(shards):05d}.safetensors"
-        tensors = {name: torch.cat(parts) for name, parts in sorted(buffer.items())}
+    def write(path: Path, tensors: dict[str, torch.Tensor], tokens: int) -> dict:
         with atomic_path(path) as tmp:
             save_file(tensors, str(tmp))
-        shards.append({"file": path.name, "tokens": buffered, "sha256": sha256_file(path)})
+        return {"file": path.name, "tokens": tokens, "sha256": sha256_file(path)}
+
+    def flush() -> None:
+        nonlocal buffered, pending
+        if not buffered:
+            return
+        if pending is not None:
+            shards.append(pending.result())
+        path = out_dir / f"shard-{len(shards):05d}.safetensors"
+        tensors = {name: torch.cat(parts) for name, parts in sorted(buffer.items())}
+        pending = writer.submit(write, path, tensors, buffered)
         buffer.clear()
         buffered = 0
 
-    for batch in batches:
-        for name, t in capture_batch(model, batch, what).items():
-            buffer[name].append(t)
-        n = batch.numel()
-        buffered += n
-        total += n
-        if progress is not None:
-            progress(n)
-        if buffered >= shard_tokens:
-            flush()
-    flush()
+    try:
+        for batch in batches:
+            for name, t in capture_batch(model, batch, what).items():
+                buffer[name].append(t.to(dtype) if t.is_floating_point() else t)
+            n = batch.numel()
+            buffered += n
+            total += n
+            if progress is not None:
+                progress(n)
+            if buffered >= shard_tokens:
+                flush()
+        flush()
+        if pending is not None:
+            shards.append(pending.result())
+    finally:
+        writer.shutdown(wait=True)
     layers_n, kv_heads, head_dim = kv_geometry(model.config)
     manifest = {
         "schema": "moegauge/capture_manifest", "schema_version": 1,
-        "quantities": list(what), "tokens": total,
+        "quantities": list(what), "tokens": total, "dtype": str(dtype).removeprefix("torch."),
         "layers": layers_n, "kv_heads": kv_heads, "heads": model.config.num_attention_heads, "head_dim": head_dim,
         "moe_layers": _moe_layer_indices(model), "top_k": getattr(model.config, "num_experts_per_tok", None),
         "shards": shards, **(meta or {}),
@@ -248,4 +267,4 @@ def load_capture(out_dir: Path, name: str, layer: int) -> torch.Tensor:
             if key not in fh.keys():
                 raise InputError(out_dir / shard["file"], f"no tensor {key!r} (captured: {manifest['quantities']})")
             parts.append(fh.get_tensor(key))
-    return torch.cat(parts)
+    return torch.cat(parts).float() if parts and parts[0].is_floating_point() else torch.cat(parts)
