@@ -50,7 +50,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="Hypothesis examples per shadow (default 40; derandomised)")
     p.add_argument("--print-baseline", action="store_true",
                    help="print baseline entries for the new findings (fill in each reason before adding them)")
-    p.add_argument("--all", action="store_true", help="list acknowledged and info findings too")
+    p.add_argument("--all", action="store_true", help="list information findings too")
     p.set_defaults(func=run)
 
 
@@ -64,8 +64,9 @@ def _print_report(report, show_all: bool, out=sys.stdout) -> None:
     lean = doc["lean"]
     print("  lean: " + " · ".join(f"{k} {lean['counts'][k]}" for k in STATUSES)
           + f"; kernel: {lean['kernel_run']['reason']}", file=out)
-    rows = [(f, ack) for f, ack in report.findings
-            if show_all or (ack is None and f.severity != "info")]
+    # Errors and warnings are always shown (acknowledged ones marked, with the reason they were
+    # accepted); information only with --all.
+    rows = [(f, ack) for f, ack in report.findings if show_all or f.severity != "info"]
     for f, ack in rows:
         where = f"{f.file}{('#' + f.pointer) if f.pointer else ''}"
         tag = {"error": "ERROR", "warning": "WARN", "info": "info"}[f.severity] + (" (acknowledged)" if ack else "")
@@ -81,7 +82,7 @@ def _print_report(report, show_all: bool, out=sys.stdout) -> None:
               f"{('#' + e['pointer']) if e.get('pointer') else ''}", file=out)
     hidden = len(report.findings) - len(rows)
     if hidden:
-        print(f"  ({hidden} acknowledged or info findings not shown; --all lists them)", file=out)
+        print(f"  ({hidden} information findings not shown; --all lists them)", file=out)
 
 
 def run(args: argparse.Namespace) -> int:
