@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import strategies as st
 
 from bridge.audit import shadows as S
 from bridge.audit.runner import AuditOptions, run_audit
@@ -43,13 +43,14 @@ def test_every_load_bearing_theorem_has_a_shadow():
 
 
 def test_stale_and_failing_shadows_are_reported(project, monkeypatch):
-    @given(st.integers(0, 10))
     def false_property(n):
         assert n < 5
 
     fake = {
-        "MoEGauge.moment_ratio_le_one": S.Shadow("MoEGauge.moment_ratio_le_one", "0" * 64, "stale hash", lambda: None),
-        "MoEGauge.cos_sign_quant_formula": S.Shadow("MoEGauge.cos_sign_quant_formula", "x", "false", false_property),
+        "MoEGauge.moment_ratio_le_one": S.Shadow("MoEGauge.moment_ratio_le_one", "0" * 64, "stale hash",
+                                                 lambda n: None, (st.integers(),)),
+        "MoEGauge.cos_sign_quant_formula": S.Shadow("MoEGauge.cos_sign_quant_formula", "x", "false",
+                                                    false_property, (st.integers(0, 10),)),
     }
     monkeypatch.setattr(S, "load_shadows", lambda: fake)
     report = run_audit(AuditOptions(root=project.root, shadows=True, shadow_examples=20, check_corpus=False))
@@ -65,3 +66,9 @@ def test_stale_and_failing_shadows_are_reported(project, monkeypatch):
     assert any("n=5" in row["line"] for row in doc["tables"]["falsifying_example"]["rows"])
     # Load-bearing theorems with no shadow are listed.
     assert ("shadow.missing", "MoEGauge.srht_achieves_isotropic_floor") in found
+
+
+def test_a_shadow_can_run_twice_with_different_budgets():
+    s = REGISTRY["MoEGauge.moment_ratio_le_one"]
+    assert S.run_shadow(s, 5).outcome == "passed"
+    assert S.run_shadow(s, 7).outcome == "passed"

@@ -8,32 +8,41 @@ the statement changes, the shadow is stale until someone re-reads it against the
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable
 
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
 from hypothesis.reporting import with_reporter
+from hypothesis.strategies import SearchStrategy
 
 
 @dataclass(frozen=True)
 class Shadow:
+    """A property ``fn`` over values drawn from ``strategies`` (one per positional argument)."""
+
     theorem: str
     statement_sha256: str
     description: str
-    prop: Callable[[], None]
+    fn: Callable[..., None]
+    strategies: tuple[SearchStrategy, ...]
+
+    def test(self, **settings_kwargs) -> Callable[[], None]:
+        """A fresh Hypothesis test of the property (a new ``@given`` wrapper on every call, so
+        settings can differ between runs)."""
+        return settings(**settings_kwargs)(given(*self.strategies)(self.fn))
 
 
 REGISTRY: dict[str, Shadow] = {}
 
 
-def shadow(theorem: str, statement_sha256: str, description: str):
-    """Register a Hypothesis property (an ``@given`` function) as the shadow of ``theorem``."""
+def shadow(theorem: str, statement_sha256: str, description: str, *, strategies: Sequence[SearchStrategy]):
+    """Register ``fn`` as the shadow of ``theorem``, a property of values drawn from ``strategies``."""
 
     def register(fn):
         if theorem in REGISTRY:
             raise ValueError(f"{theorem} already has a shadow")
-        REGISTRY[theorem] = Shadow(theorem, statement_sha256, description, fn)
+        REGISTRY[theorem] = Shadow(theorem, statement_sha256, description, fn, tuple(strategies))
         return fn
 
     return register
@@ -50,8 +59,8 @@ class ShadowResult:
 def run_shadow(s: Shadow, max_examples: int) -> ShadowResult:
     """Run one shadow, derandomised (same examples every run), with no example database."""
     lines: list[str] = []
-    configured = settings(max_examples=max_examples, derandomize=True, database=None, deadline=None,
-                          suppress_health_check=list(HealthCheck), print_blob=False)(s.prop)
+    configured = s.test(max_examples=max_examples, derandomize=True, database=None, deadline=None,
+                        suppress_health_check=list(HealthCheck), print_blob=False)
     try:
         with with_reporter(lines.append):
             configured()

@@ -7,7 +7,7 @@ import math
 
 import numpy as np
 import torch
-from hypothesis import assume, given, target
+from hypothesis import assume, target
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
@@ -41,8 +41,8 @@ def orthogonal(d: int, seed: int) -> torch.Tensor:
 
 
 @shadow(T.MOMENT_RATIO_LE_ONE, "9a4f40ab68de57bfdacdcc08f6f0402e067dffe2470307ab58a6eec98bbe6add",
-        "(Σ|xᵢ|)² ≤ n·Σxᵢ², i.e. β ≤ 1, with equality iff all |xᵢ| are equal")
-@given(vectors())
+        "(Σ|xᵢ|)² ≤ n·Σxᵢ², i.e. β ≤ 1, with equality iff all |xᵢ| are equal",
+        strategies=[vectors()])
 def moment_ratio_le_one(x):
     assume(np.abs(x).max() > 1e-6)
     b = float(beta_moment_ratio(t64(x)))
@@ -54,9 +54,9 @@ def moment_ratio_le_one(x):
 
 
 @shadow("MoEGauge.momentRatio_eq_one_iff", "5a3153e4f565460b56a06342d53716e5d7f174700e48829f9fe8291130367fad",
-        "for x ≠ 0: β = 1 iff every |xᵢ| is the same")
-@given(st.integers(1, 64), st.floats(1e-3, 1e3), st.lists(st.booleans(), min_size=64, max_size=64),
-       st.integers(0, 63), st.floats(1.001, 10))
+        "for x ≠ 0: β = 1 iff every |xᵢ| is the same",
+        strategies=[st.integers(1, 64), st.floats(1e-3, 1e3), st.lists(st.booleans(), min_size=64, max_size=64),
+       st.integers(0, 63), st.floats(1.001, 10)])
 def moment_ratio_eq_one_iff(d, c, signs, k, bump):
     x = np.array([c if s else -c for s in signs[:d]])
     assert abs(float(beta_moment_ratio(t64(x))) - 1) < 1e-12
@@ -68,8 +68,8 @@ def moment_ratio_eq_one_iff(d, c, signs, k, bump):
 
 
 @shadow(T.COS_SIGN_QUANT_FORMULA, "f5effea76a4a4fac2ab23e886503f55762355eb4f15e10b38d4fb96558ad1fdf",
-        "no zero coordinate ⇒ cos(x, sign x) = ‖x‖₁/(√d‖x‖₂), with sign x read back from the packed bits")
-@given(vectors(NONZERO))
+        "no zero coordinate ⇒ cos(x, sign x) = ‖x‖₁/(√d‖x‖₂), with sign x read back from the packed bits",
+        strategies=[vectors(NONZERO)])
 def cos_sign_quant_formula(x):
     xt = t64(x)
     q = quantize(xt)
@@ -81,8 +81,8 @@ def cos_sign_quant_formula(x):
 
 
 @shadow(T.ONE_BIT_SCALE_OPTIMAL, "df99b668e9be24c5085f41b6025847b92f1039c447f4c50761444efba271ecb5",
-        "‖x − α·sign x‖² ≥ ‖x‖² − ‖x‖₁²/d for every α, with equality at α = ‖x‖₁/d (the stored scale)")
-@given(vectors(NONZERO), st.floats(-1e3, 1e3))
+        "‖x − α·sign x‖² ≥ ‖x‖² − ‖x‖₁²/d for every α, with equality at α = ‖x‖₁/d (the stored scale)",
+        strategies=[vectors(NONZERO), st.floats(-1e3, 1e3)])
 def one_bit_scale_optimal(x, alpha):
     xt = t64(x)
     d = xt.numel()
@@ -97,8 +97,8 @@ def one_bit_scale_optimal(x, alpha):
 
 
 @shadow("MoEGauge.one_bit_relative_residual", "3114ab7536ed0d33bd1316431fa6b0e8b34e78fa5f64a97a2c95c60f5abcbf55",
-        "at the optimal scale the relative residual energy is 1 − c(x)²")
-@given(vectors(NONZERO))
+        "at the optimal scale the relative residual energy is 1 − c(x)²",
+        strategies=[vectors(NONZERO)])
 def one_bit_relative_residual(x):
     xt = t64(x)
     r = float(one_bit_residual_energy(xt))
@@ -111,8 +111,8 @@ def one_bit_relative_residual(x):
 
 
 @shadow(T.GAUSSIAN_MOMENT_RATIO_FLOOR_EQ, "f9738ab31524b8dc2da0b82b38bb80f1327286c846aa91307b358816153a3c72",
-        "standard Gaussian: E|Z| = √(2/π) and β = 2/π (Monte Carlo, within 5 delta-method SEs)")
-@given(st.integers(0, 2**31 - 1), st.sampled_from([20_000, 100_000]))
+        "standard Gaussian: E|Z| = √(2/π) and β = 2/π (Monte Carlo, within 5 delta-method SEs)",
+        strategies=[st.integers(0, 2**31 - 1), st.sampled_from([20_000, 100_000])])
 def gaussian_moment_ratio_floor_eq(seed, n):
     z = torch.randn(n, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
     b = float(beta_moment_ratio(z))
@@ -124,8 +124,8 @@ def gaussian_moment_ratio_floor_eq(seed, n):
 
 
 @shadow(T.ATTENTION_SCORE_GAUGE_INVARIANCE, "1f44f9826b12498247acb7c87e080f3dd8d301deffd0c54e63ba53729d883ae1",
-        "(Rq)·(Rk) = q·k for orthogonal R: learned (Cayley) rotations and the SRHT")
-@given(st.integers(1, 48), st.integers(0, 10_000))
+        "(Rq)·(Rk) = q·k for orthogonal R: learned (Cayley) rotations and the SRHT",
+        strategies=[st.integers(1, 48), st.integers(0, 10_000)])
 def attention_score_gauge_invariance(d, seed):
     g = torch.Generator().manual_seed(seed)
     q, k = torch.randn(2, d, generator=g, dtype=torch.float64) * 10
@@ -140,8 +140,8 @@ def attention_score_gauge_invariance(d, seed):
 
 @shadow("MoEGauge.attention_output_gauge_invariance",
         "a3b2b6957efac34642c32c5ae0d9bc58ae23c2e722658e3d11ea4acac2ecbec3",
-        "softmax attention output is unchanged when every query and key is rotated by the same R")
-@given(st.integers(1, 32), st.integers(1, 12), st.integers(1, 12), st.integers(0, 10_000))
+        "softmax attention output is unchanged when every query and key is rotated by the same R",
+        strategies=[st.integers(1, 32), st.integers(1, 12), st.integers(1, 12), st.integers(0, 10_000)])
 def attention_output_gauge_invariance(d, n, m, seed):
     g = torch.Generator().manual_seed(seed)
     q = torch.randn(n, d, generator=g, dtype=torch.float64)
@@ -168,8 +168,8 @@ def _rope_matrix(d: int, t: int, theta: float = 10000.0) -> torch.Tensor:
 
 
 @shadow("MoEGauge.rope_fold_exact_iff_commute", "43cdf52aed405386b4f72c6a3db7d388b3d207e923a1179defeecc8d405c4275",
-        "folding R into W_Q and W_K is exact for every position pair iff R commutes with every RoPE rotation")
-@given(st.sampled_from([4, 8, 16]), st.integers(0, 10_000), st.booleans())
+        "folding R into W_Q and W_K is exact for every position pair iff R commutes with every RoPE rotation",
+        strategies=[st.sampled_from([4, 8, 16]), st.integers(0, 10_000), st.booleans()])
 def rope_fold_exact_iff_commute(d, seed, commuting):
     g = torch.Generator().manual_seed(seed)
     if commuting:
@@ -193,8 +193,8 @@ def rope_fold_exact_iff_commute(d, seed, commuting):
 
 
 @shadow(T.DC_MEAN_DECOMPOSITION_NORM, "ff07194cdeb471e7cd6324d58164deddecea3eb2ba373c4d6ca66ebb67b99c94",
-        "k = μe + v with v ⟂ e (per-vector centering) ⇒ ‖Rk‖² = μ² + ‖Rv‖²")
-@given(vectors(min_size=2), st.integers(0, 10_000))
+        "k = μe + v with v ⟂ e (per-vector centering) ⇒ ‖Rk‖² = μ² + ‖Rv‖²",
+        strategies=[vectors(min_size=2), st.integers(0, 10_000)])
 def dc_mean_decomposition_norm(x, seed):
     k = t64(x)
     c = center(k, "per_vector")
@@ -210,8 +210,8 @@ def dc_mean_decomposition_norm(x, seed):
 @shadow(T.DC_CENTERING_LIFTS_ROTATIONAL_CEILING,
         "8bc3bb36b26d9280b0817ce6edc9f011b24adbc988b56aeea0ef53abd2d242e1",
         "per vector, the rotational ceiling of c is 1 with and without centering (a Householder reflection "
-        "attains it), so ceil(μe + v) ≤ ceil(v)")
-@given(vectors(min_size=2, max_size=48), FLOATS)
+        "attains it), so ceil(μe + v) ≤ ceil(v)",
+        strategies=[vectors(min_size=2, max_size=48), FLOATS])
 def dc_centering_lifts_rotational_ceiling(x, mu):
     v = center(t64(x), "per_vector").values
     assume(float(v.norm()) > 1e-6)
@@ -228,8 +228,8 @@ def dc_centering_lifts_rotational_ceiling(x, mu):
 
 
 @shadow("MoEGauge.per_channel_centering_energy", "62242a49c978e710050e5fd21d26c720deabf09392c8193f9ae5cfa6ac99b7f4",
-        "Σₙ‖R(kₙ − m)‖² = Σₙ‖kₙ‖² − N‖m‖² for the per-channel mean m the 1-bit cache stores")
-@given(st.integers(1, 40), st.integers(1, 16), st.integers(0, 10_000))
+        "Σₙ‖R(kₙ − m)‖² = Σₙ‖kₙ‖² − N‖m‖² for the per-channel mean m the 1-bit cache stores",
+        strategies=[st.integers(1, 40), st.integers(1, 16), st.integers(0, 10_000)])
 def per_channel_centering_energy(n, d, seed):
     k = torch.randn(n, d, generator=torch.Generator().manual_seed(seed), dtype=torch.float64) * 5 + 3
     c = center(k, "per_channel")
@@ -241,8 +241,8 @@ def per_channel_centering_energy(n, d, seed):
 
 @shadow(T.BETA_LAST_MILE_QUADRATIC_HARDNESS, "a4345d6025bbb34ef36a3926d8657ef8fccb0caee1e64186a982cbf5d0550c98",
         "x = s + εu near a sign-lattice point: sign x = s and 1 − c² = ε²(d‖u‖² − ⟨s,u⟩²)/(d‖x‖²), "
-        "with (1 − c²)/2 ≤ 1 − c ≤ 1 − c²")
-@given(st.integers(1, 64), st.integers(0, 10_000), st.floats(-0.99, 0.99))
+        "with (1 − c²)/2 ≤ 1 − c ≤ 1 − c²",
+        strategies=[st.integers(1, 64), st.integers(0, 10_000), st.floats(-0.99, 0.99)])
 def beta_last_mile_quadratic_hardness(d, seed, eps):
     g = torch.Generator().manual_seed(seed)
     s = torch.where(torch.rand(d, generator=g) < 0.5, -1.0, 1.0).to(torch.float64)
@@ -258,8 +258,8 @@ def beta_last_mile_quadratic_hardness(d, seed, eps):
 
 
 @shadow(T.BETA_HESSIAN_NONNEG, "a1e5aee012c989a6239f0ce3ecbcc1f7febd29c3cb3c14f97672089f0a8fbdfc",
-        "d‖u‖² − ⟨s,u⟩² ≥ 0 for s ∈ {±1}^d, = 0 iff u ∥ s (the curvature of 1 − c² at the lattice)")
-@given(st.integers(1, 64), st.integers(0, 10_000), st.floats(-5, 5), st.booleans())
+        "d‖u‖² − ⟨s,u⟩² ≥ 0 for s ∈ {±1}^d, = 0 iff u ∥ s (the curvature of 1 − c² at the lattice)",
+        strategies=[st.integers(1, 64), st.integers(0, 10_000), st.floats(-5, 5), st.booleans()])
 def beta_hessian_nonneg(d, seed, t, parallel):
     g = torch.Generator().manual_seed(seed)
     s = torch.where(torch.rand(d, generator=g) < 0.5, -1.0, 1.0).to(torch.float64)
@@ -273,8 +273,8 @@ def beta_hessian_nonneg(d, seed, t, parallel):
 
 
 @shadow("MoEGauge.walshHadamard_mul_transpose", "730b4ec756eea79899e3ac1c9dd0e5f03a4eae54dde88ed9bbcbd786bbd0cd42",
-        "the Sylvester–Walsh–Hadamard matrix of order 2^m satisfies H·Hᵀ = 2^m·I")
-@given(st.integers(0, 8))
+        "the Sylvester–Walsh–Hadamard matrix of order 2^m satisfies H·Hᵀ = 2^m·I",
+        strategies=[st.integers(0, 8)])
 def walsh_hadamard_mul_transpose(m):
     n = 2 ** m
     h = hadamard_matrix(n)  # the project's Sylvester matrix, entries ±1 (the SRHT divides by √n)
@@ -283,8 +283,8 @@ def walsh_hadamard_mul_transpose(m):
 
 
 @shadow("MoEGauge.srht_preserves_sqNorm", "547c92ea60deb03245a7b99f9efbaf5793beb1c4576014220cd14428a3a47656",
-        "the SRHT preserves squared norms (it is orthogonal), at power-of-two d")
-@given(st.integers(0, 11), st.integers(0, 10_000))
+        "the SRHT preserves squared norms (it is orthogonal), at power-of-two d",
+        strategies=[st.integers(0, 11), st.integers(0, 10_000)])
 def srht_preserves_sq_norm(m, seed):
     d = 2 ** m
     x = torch.randn(3, d, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
@@ -296,9 +296,9 @@ def srht_preserves_sq_norm(m, seed):
 
 @shadow(T.SRHT_ACHIEVES_ISOTROPIC_FLOOR, "678365eb22d7d5636b55214439cc287d617825999d31cd0daba8188d41f8c1ea",
         "i.i.d. symmetric inputs (Laplace, uniform, Rademacher-scaled) through the SRHT: the one-bit cosine is "
-        "√(2/π) up to the sample- and d-aware tolerance of the audit (the theorem itself is deferred)")
-@given(st.sampled_from([512, 1024, 2048]), st.sampled_from(["laplace", "uniform", "rademacher", "student5"]),
-       st.integers(0, 10_000))
+        "√(2/π) up to the sample- and d-aware tolerance of the audit (the theorem itself is deferred)",
+        strategies=[st.sampled_from([512, 1024, 2048]), st.sampled_from(["laplace", "uniform", "rademacher", "student5"]),
+       st.integers(0, 10_000)])
 def srht_achieves_isotropic_floor(d, law, seed):
     from ..implications import GAUSSIAN_COSINE, floor_tolerance
 
