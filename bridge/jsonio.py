@@ -14,6 +14,24 @@ def canonical_json(obj: Any) -> str:
     return json.dumps(obj, sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
 
 
+def read_json_file(path: Path, label: str) -> tuple[Any, str | None]:
+    """(document, None), or (None, a one-line problem naming ``label`` and the position).
+
+    NaN and Infinity are refused: they are not JSON, and no number the project checks may be one."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"), parse_constant=_refuse_constant), None
+    except OSError as exc:
+        return None, f"{label}: cannot read: {exc.strerror or exc}"
+    except json.JSONDecodeError as exc:
+        return None, f"{label}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}"
+    except ValueError as exc:
+        return None, f"{label}: {exc}"
+
+
+def _refuse_constant(token: str):
+    raise ValueError(f"non-finite number {token} (NaN/Infinity are not JSON)")
+
+
 def write_text_atomic(path: Path, text: str) -> None:
     """Readers see the old file or the new one, never a half-written one."""
     atomic_write_text(path, text)

@@ -3,13 +3,13 @@ provenance (code and input hashes, dirty trees) and orphans."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 from moegauge.artifacts import ArtifactError, validate_artifact
 from moegauge.provenance import code_sha256, sha256_file
 
+from ..jsonio import read_json_file
 from .findings import Finding
 from .interval import Interval
 from .quantities import QUANTITIES
@@ -35,16 +35,9 @@ def load_artifacts(paths: list[Path], root: Path) -> tuple[dict[str, dict], list
     problems: list[str] = []
     for path in paths:
         rel = path.resolve().relative_to(root.resolve()).as_posix()
-        try:
-            doc = json.loads(path.read_text(encoding="utf-8"), parse_constant=_no_constant)
-        except OSError as exc:
-            problems.append(f"{rel}: cannot read: {exc.strerror or exc}")
-            continue
-        except json.JSONDecodeError as exc:
-            problems.append(f"{rel}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}")
-            continue
-        except ValueError as exc:
-            problems.append(f"{rel}: {exc}")
+        doc, problem = read_json_file(path, rel)
+        if problem:
+            problems.append(problem)
             continue
         try:
             validate_artifact(doc, rel, schema_check=_fast_schema_check)
@@ -62,10 +55,6 @@ def _fast_schema_check(doc) -> tuple[str, str] | None:
 
     text = resources.files("moegauge").joinpath("schemas/artifact.v1.schema.json").read_text(encoding="utf-8")
     return checker(text).first_error(doc)
-
-
-def _no_constant(token: str):
-    raise ValueError(f"non-finite number {token} (NaN/Infinity are not JSON)")
 
 
 def check_ranges(rel: str, doc: dict) -> list[Finding]:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import jsonschema
 
+from ..jsonio import read_json_file
 from .expr import FormulaError, evaluate, formula_names
 from .findings import Finding
 from .interval import Interval, StatedValue, StatedValueError, parse_stated
@@ -177,13 +178,9 @@ def load_claim_files(paths: list[Path], root: Path) -> tuple[dict[str, ClaimReco
     validator = claims_validator()
     for path in paths:
         rel = _rel(path, root)
-        try:
-            doc = json.loads(path.read_text(encoding="utf-8"))
-        except OSError as exc:
-            problems.append(f"{rel}: cannot read: {exc.strerror or exc}")
-            continue
-        except json.JSONDecodeError as exc:
-            problems.append(f"{rel}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}")
+        doc, problem = read_json_file(path, rel)
+        if problem:
+            problems.append(problem)
             continue
         fast_ok = claims_checker().is_valid_fast(doc)
         errors = [] if fast_ok else sorted(validator.iter_errors(doc), key=lambda e: list(map(str, e.absolute_path)))

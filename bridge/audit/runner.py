@@ -13,7 +13,6 @@ The report is deterministic and independent of file order (everything is sorted)
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 

@@ -150,7 +150,6 @@ class Segmenter:
     def __init__(self, src: LeanSource):
         self.src = src
         self.n = len(src.code)
-        depth_at = src.depth_at
         code = src.code
         depth = src._depth
         word_chars = _WORD_CHARS

@@ -216,6 +216,8 @@ theorem integral_Ioi_mul_exp_neg_mul_sq {b : ℝ} (hb : 0 < b) :
         | (convert hasDerivAt_pow 2 x using 1; norm_num)
     have h := ((hpow.const_mul (-b)).exp).const_mul (-(2 * b)⁻¹)
     convert h using 1
+    -- `convert` leaves `x * e = -(2b)⁻¹ * (e * (-b * (2 * x)))` (goal side on the left, as documented;
+    -- `e = exp (-b x²)`), an identity modulo `key`; the second line only guards the orientation.
     first
       | linear_combination (-(x * Real.exp (-b * x ^ 2))) * key
       | linear_combination (x * Real.exp (-b * x ^ 2)) * key
@@ -260,9 +262,7 @@ theorem integral_abs_gaussianReal_std :
     funext gaussianPDFReal_mul_abs
   have habs : ∫ x : ℝ, |x| * Real.exp (-(1 / 2) * |x| ^ 2) =
       2 * ∫ x in Set.Ioi (0 : ℝ), x * Real.exp (-(1 / 2) * x ^ 2) := by
-    first
-      | exact integral_comp_abs (f := fun y => y * Real.exp (-(1 / 2) * y ^ 2))
-      | exact MeasureTheory.integral_comp_abs (f := fun y => y * Real.exp (-(1 / 2) * y ^ 2))
+    exact integral_comp_abs (f := fun y => y * Real.exp (-(1 / 2) * y ^ 2))
   rw [hpt, integral_const_mul, habs,
     integral_Ioi_mul_exp_neg_mul_sq (by norm_num : (0 : ℝ) < 1 / 2)]
   have hs : Real.sqrt (2 * Real.pi) ^ 2 = 2 * Real.pi := Real.sq_sqrt (by positivity)

@@ -44,9 +44,13 @@ theorem rot2_transpose_mul (a b : ℝ) : (rot2 a)ᵀ * rot2 b = rot2 (b - a) := 
   have e4 : -Real.sin a * -Real.sin b + Real.cos a * Real.cos b = Real.cos (b - a) := by
     rw [Real.cos_sub]
     ring
-  rw [rot2_transpose,
-    show rot2 b = !![Real.cos b, -Real.sin b; Real.sin b, Real.cos b] from rfl,
-    Matrix.mul_fin_two, e1, e2, e3, e4] <;> rfl
+  first
+    | (rw [rot2_transpose,
+        show rot2 b = !![Real.cos b, -Real.sin b; Real.sin b, Real.cos b] from rfl,
+        Matrix.mul_fin_two, e1, e2, e3, e4] <;> rfl)
+    | (ext i j
+       fin_cases i <;> fin_cases j <;>
+         simp [rot2, Matrix.mul_apply, Fin.sum_univ_two, Real.cos_sub, Real.sin_sub] <;> ring)
 
 /-- The rotation by the angle `0` is the identity. -/
 theorem rot2_zero : rot2 0 = 1 := by
@@ -67,13 +71,12 @@ product); hypothesis of `MoEGauge.rope_fold_exact_iff_commute`. -/
 theorem ropeMatrix_transpose_mul {k : ℕ} (θ : Fin k → ℝ) (m n : ℤ) :
     (ropeMatrix θ m)ᵀ * ropeMatrix θ n = ropeMatrix θ (n - m) := by
   unfold ropeMatrix
-  rw [Matrix.blockDiagonal_transpose]
+  -- `Matrix.blockDiagonal_mul : blockDiagonal (fun k => M k * N k) = blockDiagonal M * blockDiagonal N`
+  rw [Matrix.blockDiagonal_transpose, ← Matrix.blockDiagonal_mul]
   first
-    | rw [← Matrix.blockDiagonal_mul]
-    | rw [Matrix.blockDiagonal_mul]
-  congr 1
-  funext i
-  rw [rot2_transpose_mul, Int.cast_sub, sub_mul]
+    | (refine congrArg Matrix.blockDiagonal (funext fun i => ?_)
+       rw [rot2_transpose_mul, Int.cast_sub, sub_mul])
+    | simp only [rot2_transpose_mul, Int.cast_sub, sub_mul]
 
 /-- At position `0` RoPE is the identity. -/
 theorem ropeMatrix_zero {k : ℕ} (θ : Fin k → ℝ) : ropeMatrix θ 0 = 1 := by

@@ -48,11 +48,17 @@ theorem walshHadamard_mul_transpose (m : ℕ) :
   have h1 : (walshHadamard m * (walshHadamard m)ᵀ) x x' =
       ∏ k, ∑ b : Bool, bitSign (x k) b * bitSign (x' k) b := by
     first
-      | rw [Matrix.mul_apply, Fintype.prod_sum (fun k b => bitSign (x k) b * bitSign (x' k) b)]
-      | rw [Matrix.mul_apply, Finset.prod_univ_sum, Fintype.piFinset_univ]
-    refine Finset.sum_congr rfl fun y _ => ?_
-    simp only [walshHadamard, Matrix.transpose_apply, Matrix.of_apply]
-    rw [Finset.prod_mul_distrib]
+      | (rw [Matrix.mul_apply, Fintype.prod_sum (fun k b => bitSign (x k) b * bitSign (x' k) b)]
+         refine Finset.sum_congr rfl fun y _ => ?_
+         simp only [walshHadamard, Matrix.transpose_apply, Matrix.of_apply]
+         rw [Finset.prod_mul_distrib])
+      | (rw [Matrix.mul_apply, Finset.prod_univ_sum, Fintype.piFinset_univ]
+         refine Finset.sum_congr rfl fun y _ => ?_
+         simp only [walshHadamard, Matrix.transpose_apply, Matrix.of_apply]
+         rw [Finset.prod_mul_distrib])
+      | (simp only [Matrix.mul_apply, walshHadamard, Matrix.transpose_apply, Matrix.of_apply,
+           ← Finset.prod_mul_distrib]
+         exact (Fintype.prod_sum (fun k b => bitSign (x k) b * bitSign (x' k) b)).symm)
   rw [h1, Matrix.smul_apply, smul_eq_mul]
   simp only [bitSign_sum]
   by_cases hxx : x = x'

@@ -24,7 +24,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         ),
     )
     p.add_argument("--model", default=None, help="local checkpoint directory or hub name (default: embedded)")
-    p.add_argument("--stages", default=",".join(STAGES), help=f"comma-separated subset (default: all)")
+    p.add_argument("--stages", default=",".join(STAGES), help="comma-separated subset (default: all)")
     p.add_argument("--force", action="store_true", help="rerun stages even when their artifacts are current")
     p.add_argument("--no-control", action="store_true", help="skip the random-init control arm")
     p.add_argument("--rotation-steps", type=int, default=c.rotation_steps,

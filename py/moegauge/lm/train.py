@@ -23,7 +23,7 @@ from pathlib import Path
 
 import torch
 
-from ..atomic import atomic_path, atomic_write_text
+from ..atomic import atomic_path
 from .corpus import Corpus, build_corpus, byte_tensor, windows
 from .model import (
     ATTN_IMPLEMENTATION,
