@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .corpus import byte_tensor
+from .corpus import windows
 
 
 @dataclass(frozen=True)
@@ -28,9 +28,8 @@ class ByteEncoder:
     name = "bytes"
 
     def windows(self, data: bytes, length: int, limit: int | None = None) -> Windows:
-        tokens = byte_tensor(data)
-        n = tokens.numel() // length if limit is None else min(tokens.numel() // length, limit)
-        return Windows(tokens[: n * length].view(n, length), n * length)
+        tokens = windows(data, length, limit)
+        return Windows(tokens, tokens.numel())
 
 
 class TokenizerEncoder:

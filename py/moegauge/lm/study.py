@@ -28,6 +28,7 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import torch
@@ -119,7 +120,7 @@ class Study:
     def arms(self) -> tuple[str, ...]:
         return ARMS if self.cfg.control else ("trained",)
 
-    @property
+    @cached_property
     def encoder(self):
         lm = self.loaded()
         return encoder_for(lm.model, lm.local_dir or lm.source)
