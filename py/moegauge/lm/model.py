@@ -1,13 +1,14 @@
 """The embedded MoE (a small OLMoE trained from scratch on the corpus) and loading of any HF causal LM.
 
-``load_model(None)`` gives the embedded model shipped in ``moegauge/embedded/olmoe-tiny``;
+``load_model(None)`` gives the embedded model shipped in ``moegauge/embedded/olmoe-64x8``;
 ``load_model("path/to/dir")`` any local Hugging Face checkpoint; ``load_model("org/name")`` a hub
 model on machines that reach a hub (e.g. ``allenai/OLMoE-1B-7B-0924``). The same code path serves
 all three, so what is tested here on local files is what runs on a user's machine.
 
 Implementations are pinned: ``from_pretrained`` defaults to ``experts_implementation="grouped_mm"``
-where it can, which rounds differently from the per-expert loop the embedded model was trained
-and measured with; we always load with the implementations recorded next to the checkpoint.
+where it can, which rounds differently from the implementation the embedded model was trained and
+measured with (``moegauge.lm.experts``, registered with transformers); we always load with the
+implementations recorded next to the checkpoint, and ``eager`` for checkpoints that record none.
 """
 
 from __future__ import annotations
@@ -20,25 +21,29 @@ from pathlib import Path
 import torch
 
 from ..errors import InputError
+from . import experts
 
-EMBEDDED_DIR = Path(__file__).resolve().parent.parent / "embedded" / "olmoe-tiny"
-EXPERTS_IMPLEMENTATION = "eager"
+EMBEDDED_NAME = "olmoe-64x8"
+EMBEDDED_DIR = Path(__file__).resolve().parent.parent / "embedded" / EMBEDDED_NAME
+EXPERTS_IMPLEMENTATION = experts.NAME  # what the embedded model is trained and measured with
+DEFAULT_EXPERTS_IMPLEMENTATION = "eager"  # checkpoints that record no implementation
 ATTN_IMPLEMENTATION = "sdpa"
 IMPLEMENTATION_FILE = "moegauge_implementation.json"
 
-#: The embedded model's architecture (OLMoE, byte vocabulary). 5.9M parameters: 11.8 MB in bf16.
+#: The embedded model's architecture: OLMoE's routing geometry (64 experts, top-8) and k-norm, with a
+#: byte vocabulary. 7.5M parameters: 15.1 MB in bf16.
 EMBEDDED_ARCHITECTURE = dict(
     vocab_size=256,
     hidden_size=256,
-    intermediate_size=192,
+    intermediate_size=32,
     num_hidden_layers=4,
     num_attention_heads=4,
     num_key_value_heads=4,
     max_position_embeddings=8192,
-    num_experts=8,
-    num_experts_per_tok=2,
+    num_experts=64,
+    num_experts_per_tok=8,
     rms_norm_eps=1e-5,
-    router_aux_loss_coef=0.01,
+    router_aux_loss_coef=0.02,
     norm_topk_prob=False,
     tie_word_embeddings=False,
     pad_token_id=None,
@@ -70,10 +75,10 @@ def embedded_config(**overrides):
     return OlmoeConfig(**params)
 
 
-def _pin(model: torch.nn.Module, experts: str, attn: str) -> torch.nn.Module:
+def _pin(model: torch.nn.Module, experts_impl: str, attn: str) -> torch.nn.Module:
     if hasattr(model, "set_experts_implementation"):
         try:
-            model.set_experts_implementation(experts)
+            model.set_experts_implementation(experts_impl)
         except (ValueError, AttributeError):  # a dense model or an architecture without the switch
             pass
     model.set_attn_implementation(attn)
@@ -84,6 +89,7 @@ def new_model(config, seed: int) -> torch.nn.Module:
     """A randomly initialised causal LM for ``config`` (the control arm, and the start of training)."""
     from transformers import AutoModelForCausalLM
 
+    experts.register()
     torch.manual_seed(seed)
     model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
     return _pin(model, EXPERTS_IMPLEMENTATION, ATTN_IMPLEMENTATION).eval()
@@ -117,18 +123,19 @@ def load_model(name_or_path: str | Path | None = None, dtype: torch.dtype = torc
         source = str(name_or_path)
         if local is not None and not (local / "config.json").is_file():
             raise InputError(local, "not a Hugging Face checkpoint directory (no config.json)")
-    experts, attn = EXPERTS_IMPLEMENTATION, ATTN_IMPLEMENTATION
+    experts.register()
+    impl, attn = DEFAULT_EXPERTS_IMPLEMENTATION, ATTN_IMPLEMENTATION
     if local is not None and (local / IMPLEMENTATION_FILE).is_file():
         pinned = json.loads((local / IMPLEMENTATION_FILE).read_text())
-        experts, attn = pinned.get("experts_implementation", experts), pinned.get("attn_implementation", attn)
+        impl, attn = pinned.get("experts_implementation", impl), pinned.get("attn_implementation", attn)
     kwargs = {"dtype": dtype, "attn_implementation": attn}
     try:
-        model = AutoModelForCausalLM.from_pretrained(str(local or name_or_path), experts_implementation=experts, **kwargs)
+        model = AutoModelForCausalLM.from_pretrained(str(local or name_or_path), experts_implementation=impl, **kwargs)
     except (TypeError, ValueError):  # architectures without an experts switch
         model = AutoModelForCausalLM.from_pretrained(str(local or name_or_path), **kwargs)
     except OSError as exc:
         raise InputError(str(name_or_path), f"cannot load model: {exc}".splitlines()[0]) from None
-    model = _pin(model, experts, attn).eval()
+    model = _pin(model, impl, attn).eval()
     weights = {}
     if local is not None:
         for f in sorted(local.glob("*.safetensors")):

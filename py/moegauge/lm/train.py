@@ -24,9 +24,10 @@ from pathlib import Path
 import torch
 
 from ..atomic import atomic_path
-from .corpus import Corpus, build_corpus, byte_tensor, windows
+from .corpus import DEFAULT_MAX_BYTES_PER_DOMAIN, Corpus, build_corpus, byte_tensor, source_record, windows
 from .model import (
     ATTN_IMPLEMENTATION,
+    EMBEDDED_NAME,
     EXPERTS_IMPLEMENTATION,
     IMPLEMENTATION_FILE,
     embedded_config,
@@ -34,13 +35,14 @@ from .model import (
     new_model,
 )
 from .perplexity import score_windows
+from .routing import router_health, router_topk
 
 STATE_SUFFIX = ".train-state.pt"
 
 
 @dataclass(frozen=True)
 class TrainRecipe:
-    steps: int = 1200
+    steps: int = 1400
     batch_size: int = 8
     seq_len: int = 256
     lr: float = 3e-3
@@ -55,7 +57,8 @@ class TrainRecipe:
     save_every: int = 100
     eval_every: int = 200
     eval_windows: int = 24
-    max_bytes_per_domain: int = 2_000_000
+    health_windows: int = 32  # held-out windows per domain for the router-health report
+    max_bytes_per_domain: int = DEFAULT_MAX_BYTES_PER_DOMAIN
     architecture_overrides: tuple[tuple[str, object], ...] = ()
 
     def lr_at(self, step: int) -> float:
@@ -74,6 +77,28 @@ def heldout_bits_per_byte(model, corpus: Corpus, seq_len: int, max_windows: int 
     return out
 
 
+def heldout_router_health(model, corpus: Corpus, seq_len: int, max_windows: int) -> list[dict]:
+    """Per MoE layer, the router's health on held-out text of every domain (``moegauge.lm.routing``)."""
+    wins = torch.cat([windows(corpus.domains[d].heldout, seq_len, max_windows) for d in sorted(corpus.domains)])
+    per_layer = router_topk(model, wins)
+    n_experts = model.config.num_experts
+    return [{"layer": i, **router_health(t, n_experts)} for i, t in enumerate(per_layer)]
+
+
+def compare_previous(previous_dir: Path, corpus: Corpus, seq_len: int) -> dict:
+    """The previous embedded model measured on this corpus's held-out text (same windows as the new
+    model's card), beside what its own card reported on its own corpus."""
+    prev = load_model(previous_dir)
+    own = {}
+    report = previous_dir / "training.json"
+    if report.is_file():
+        own = json.loads(report.read_text()).get("heldout_bits_per_byte", {})
+    return {"name": previous_dir.name, "weights_sha256": prev.weight_sha256,
+            "parameters": sum(p.numel() for p in prev.model.parameters()),
+            "heldout_bits_per_byte_this_corpus": heldout_bits_per_byte(prev.model, corpus, seq_len, None),
+            "heldout_bits_per_byte_own_corpus": own}
+
+
 def _batch(streams: list[torch.Tensor], recipe: TrainRecipe, gen: torch.Generator) -> torch.Tensor:
     rows = []
     for _ in range(recipe.batch_size):
@@ -88,8 +113,11 @@ def train(
     out_dir: Path,
     log: Callable[[str], None] = print,
     corpus: Corpus | None = None,
+    previous: Path | None = None,
 ) -> dict:
-    """Train, save the bf16 checkpoint to ``out_dir`` and return the training report."""
+    """Train, save the bf16 checkpoint to ``out_dir`` and return the training report.
+
+    ``previous``: a checkpoint directory to measure on the same held-out text for the model card."""
     torch.set_num_threads(recipe.threads)
     corpus = corpus or build_corpus(max_bytes_per_domain=recipe.max_bytes_per_domain)
     streams = [byte_tensor(corpus.domains[d].train) for d in sorted(corpus.domains)]
@@ -104,6 +132,7 @@ def train(
     gen = torch.Generator().manual_seed(recipe.seed)
     history: list[dict] = []
     step = 0
+    spent = {"wall_seconds": 0.0, "cpu_seconds": 0.0}
     state_path = out_dir.parent / (out_dir.name + STATE_SUFFIX)
     recipe_json = dataclasses.asdict(recipe)
     if state_path.is_file():
@@ -113,10 +142,17 @@ def train(
             opt.load_state_dict(state["optimizer"])
             gen.set_state(state["generator"])
             history, step = state["history"], state["step"]
+            spent = state.get("spent", spent)
             log(f"resuming from step {step} ({state_path})")
         else:
             log(f"ignoring {state_path}: it was made with another recipe or corpus")
     t0 = time.perf_counter()
+    wall0, cpu0 = time.perf_counter(), time.process_time()
+
+    def elapsed() -> dict:
+        return {"wall_seconds": spent["wall_seconds"] + time.perf_counter() - wall0,
+                "cpu_seconds": spent["cpu_seconds"] + time.process_time() - cpu0}
+
     while step < recipe.steps:
         for group in opt.param_groups:
             group["lr"] = recipe.lr_at(step)
@@ -142,13 +178,16 @@ def train(
             with atomic_path(state_path) as tmp:
                 torch.save({"recipe": recipe_json, "corpus_sha256": corpus.sha256, "model": model.state_dict(),
                             "optimizer": opt.state_dict(), "generator": gen.get_state(), "history": history,
-                            "step": step}, tmp)
-    report = _save(model.eval(), recipe, corpus, history, out_dir, log)
+                            "step": step, "spent": elapsed()}, tmp)
+    spent = elapsed()
+    comparison = compare_previous(previous, corpus, recipe.seq_len) if previous is not None else None
+    report = _save(model.eval(), recipe, corpus, history, out_dir, log, spent, comparison)
     state_path.unlink(missing_ok=True)
     return report
 
 
-def _save(model, recipe: TrainRecipe, corpus: Corpus, history: list[dict], out_dir: Path, log) -> dict:
+def _save(model, recipe: TrainRecipe, corpus: Corpus, history: list[dict], out_dir: Path, log,
+          spent: dict, comparison: dict | None) -> dict:
     """Write the bf16 checkpoint, implementation pin, training report and model card atomically."""
     from transformers import __version__ as transformers_version
 
@@ -160,6 +199,7 @@ def _save(model, recipe: TrainRecipe, corpus: Corpus, history: list[dict], out_d
     # Measure the model as shipped: bf16 weights reloaded (upcast to fp32 for compute).
     shipped = load_model(tmp).model
     final = heldout_bits_per_byte(shipped, corpus, recipe.seq_len, None)
+    health = heldout_router_health(shipped, corpus, recipe.seq_len, recipe.health_windows)
     report = {
         "schema": "moegauge/training_report", "schema_version": 1,
         "recipe": dataclasses.asdict(recipe),
@@ -169,9 +209,13 @@ def _save(model, recipe: TrainRecipe, corpus: Corpus, history: list[dict], out_d
         "corpus": {"sha256": corpus.sha256, "domains": {
             d: {k: v for k, v in m.items() if k != "documents"} for d, m in corpus.manifest()["domains"].items()}},
         "heldout_bits_per_byte": final,
+        "router_health": health,
+        "previous_model": comparison,
+        "training_time": spent,
         "history": history,
         "environment": {"torch": torch.__version__, "transformers": transformers_version,
-                        "python": platform.python_version(), "machine": platform.machine(), "threads": recipe.threads},
+                        "python": platform.python_version(), "machine": platform.machine(), "threads": recipe.threads,
+                        "cpu_capability": torch.backends.cpu.get_cpu_capability()},
         "weights_bytes": (tmp / "model.safetensors").stat().st_size,
     }
     (tmp / "training.json").write_text(json.dumps(report, indent=1, sort_keys=True) + "\n")
@@ -188,15 +232,31 @@ def _save(model, recipe: TrainRecipe, corpus: Corpus, history: list[dict], out_d
 def model_card(report: dict) -> str:
     """The model card, generated from the training report (no number typed by hand)."""
     a, r = report["architecture"], report["recipe"]
-    rows = "\n".join(f"| {d} | {bpb:.3f} | {report['corpus']['domains'][d]['train_bytes']:,} | "
-                     f"{report['corpus']['domains'][d]['heldout_bytes']:,} |"
-                     for d, bpb in sorted(report["heldout_bits_per_byte"].items()))
+    prev = report.get("previous_model") or {}
+    prev_this = prev.get("heldout_bits_per_byte_this_corpus", {})
+    prev_own = prev.get("heldout_bits_per_byte_own_corpus", {})
+    fmt = lambda v: f"{v:.3f}" if isinstance(v, (int, float)) else "—"  # noqa: E731
+    rows = "\n".join(
+        f"| {d} | {bpb:.3f} | {fmt(prev_this.get(d))} | {fmt(prev_own.get(d))} | "
+        f"{report['corpus']['domains'][d]['train_bytes']:,} | {report['corpus']['domains'][d]['heldout_bytes']:,} |"
+        for d, bpb in sorted(report["heldout_bits_per_byte"].items()))
+    sources = "\n".join(
+        f"| {d} | `{m['source']['package']}` | {m['source']['description']} | {m['source']['licence']} |"
+        for d, m in sorted(report["corpus"]["domains"].items()) if m.get("source"))
+    health = "\n".join(
+        f"| {h['layer']} | {h['load_cv']:.3f} | {h['dead_fraction']:.3f} | {h['min_share']:.4f} | "
+        f"{h['max_share']:.4f} | {h['distinct_per_window']:.1f} |" for h in report.get("router_health", []))
     steps_s = r["steps"] * r["batch_size"] * r["seq_len"]
-    return f"""# MoEGauge embedded model: olmoe-tiny
+    t = report.get("training_time", {})
+    last = report["history"][-1] if report["history"] else {}
+    prev_line = (f"`{prev['name']}` ({prev['parameters']:,} parameters), the model this one replaces, measured on "
+                 "the same held-out text; its own card's figures were on its own (machine-dependent) corpus, whose "
+                 "domains share only their names with these." if prev else "")
+    return f"""# MoEGauge embedded model: {EMBEDDED_NAME}
 
-A small Mixture-of-Experts language model trained from scratch on real text, shipped so that the
-K-cache measurements run anywhere without a model hub. Generated by `python -m moegauge train`
-from `training.json`; do not edit by hand.
+A small Mixture-of-Experts language model with OLMoE's routing geometry, trained from scratch on
+real text, shipped so that every study runs anywhere without a model hub. Generated by
+`python -m moegauge train` from `training.json`; do not edit by hand.
 
 ## Architecture
 OLMoE (`OlmoeForCausalLM`, transformers {report['environment']['transformers']}): {a['num_hidden_layers']} layers,
@@ -213,14 +273,32 @@ Seed {r['seed']}, {r['threads']} CPU threads, AdamW (β = {r['beta1']}, {r['beta
 peak learning rate {r['lr']:g} with {r['warmup']} warm-up steps and cosine decay to {r['min_lr_ratio']:g}×,
 gradient clipping {r['grad_clip']}, {r['steps']} steps of {r['batch_size']} × {r['seq_len']} bytes
 ({steps_s:,} training bytes seen), router load-balancing loss coefficient {a['router_aux_loss_coef']}.
+Training took {t.get('wall_seconds', 0) / 60:.1f} wall-minutes ({t.get('cpu_seconds', 0) / 60:.1f} CPU-minutes over
+all threads) on {report['environment']['machine']} (CPU kernels `{report['environment'].get('cpu_capability')}`);
+final training loss {last.get('loss', float('nan')):.3f} nats/byte.
 Reproduce with `python -m moegauge train` (same machine type, torch {report['environment']['torch']}).
 
 ## Corpus
-Real text from the local Python installation and system licence texts (see `moegauge.lm.corpus`);
-corpus manifest SHA-256 `{report['corpus']['sha256']}`.
+Read at run time from exactly pinned pure-Python wheels (`moegauge.lm.corpus`), the same bytes on
+every machine; corpus manifest SHA-256 `{report['corpus']['sha256']}`.
+
+| domain | source | what | licence |
+|---|---|---|---|
+{sources}
 
 ## Held-out bits per byte (bf16 weights as shipped)
-| domain | bits/byte | train bytes | held-out bytes |
-|---|---|---|---|
+Previous model: {prev_line or "none recorded."}
+
+| domain | this model | previous model, this text | previous model, its own card | train bytes | held-out bytes |
+|---|---|---|---|---|---|
 {rows}
+
+## Router health on held-out text
+{r['health_windows']} windows of {r['seq_len']} bytes per domain. Load CV is std/mean of the routed assignments per
+expert; "dead" is the fraction of experts below 0.1% of them; distinct experts are counted per window
+(of {a['num_experts']}).
+
+| layer | load CV | dead fraction | min share | max share | distinct experts / window |
+|---|---|---|---|---|---|
+{health}
 """
