@@ -236,6 +236,12 @@ def evaluate_claims(claims: dict[str, ClaimRecord], resolver: Resolver) -> list[
                 f"stated as {rec.quantity} but the source field is a {rec.field_quantity}", "/quantity"))
         ok = _agrees(rec.stated, computed, parts)
         rec.status = "consistent" if ok else "inconsistent"
+        spread = (rec.data.get("spread") or {}).get("value")
+        if spread is not None and spread > rec.stated.interval.width / 2:
+            findings.append(rec.finding(
+                "claim.spread", "warning",
+                f"stated {rec.data['value']!r} (±{rec.stated.interval.width / 2:.3g}) but its run-to-run spread is "
+                f"{spread:.3g}: a rerun with other CPU kernels, threads or seeds need not reproduce it", "/spread"))
         if not ok:
             findings.append(rec.finding(
                 "claim.recompute", "error",

@@ -65,6 +65,7 @@ QUANTITIES: dict[str, QuantitySpec] = {q.name: q for q in (
     QuantitySpec("dimension", 1.0, integer=True),
     QuantitySpec("index", 0.0, integer=True),
     QuantitySpec("logit_delta", 0.0, note="largest absolute change of a logit"),
+    QuantitySpec("run_to_run_spread", 0.0, note="largest |rerun - main| of a field, in the field's unit"),
     QuantitySpec("beta_difference", -1.0, 1.0, note="a difference of two β values (e.g. the centering lift Δβ)"),
     QuantitySpec("one_bit_cosine_difference", -1.0, 1.0, note="a difference of two one-bit cosines"),
     QuantitySpec("relative_change", -1.0, note="new/old − 1 of a positive quantity (≥ −1)"),

@@ -92,13 +92,28 @@ def _version(dist: str) -> str:
 
 
 def package_versions() -> dict[str, str]:
-    """Versions of python, torch, transformers, numpy, moegauge (metadata only: nothing imported)."""
+    """Versions of python, torch, transformers, numpy, accelerate, safetensors, moegauge (metadata
+    only: nothing imported)."""
     return {
         "python": platform.python_version(),
         "torch": _version("torch"),
         "transformers": _version("transformers"),
         "numpy": _version("numpy"),
+        "accelerate": _version("accelerate"),
+        "safetensors": _version("safetensors"),
         "moegauge": _version("moegauge"),
+    }
+
+
+def compute_environment() -> dict[str, Any]:
+    """What decides floating-point rounding besides the code and inputs: the CPU kernel level torch
+    dispatches to (``ATEN_CPU_CAPABILITY`` can lower it), torch's intra-op thread count, the machine."""
+    import torch
+
+    return {
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        "threads": torch.get_num_threads(),
+        "machine": platform.machine(),
     }
 
 
@@ -127,6 +142,7 @@ def build_provenance(
         "config": dict(config or {}),
         "seed": None if seed is None else int(seed),
         "packages": package_versions(),
+        "compute": compute_environment(),
         "inputs": [
             {"path": repo_relative(p, root_path), "sha256": sha256_file(p), "role": role}
             for p, role in inputs

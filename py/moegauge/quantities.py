@@ -32,5 +32,6 @@ QUANTITIES: dict[str, str] = {
     "one_bit_cosine_difference": "a difference of two one-bit cosines; any sign, in [-1, 1]",
     "relative_change": "new / old - 1 of a positive quantity (>= -1)",
     "logit_delta": "largest absolute change of a logit between two runs",
+    "run_to_run_spread": "largest |rerun - main| of a measured field over other CPU kernels, threads and seeds (its unit)",
     "label": "a string label (table columns only)",
 }

@@ -84,7 +84,20 @@ def test_missing_directory_is_an_input_error(tmp_path):
         load_model(tmp_path)
 
 
-@pytest.mark.skipif(not (EMBEDDED_DIR / "config.json").is_file(), reason="embedded checkpoint not built")
+def test_embedded_model_has_olmoes_routing_geometry_and_a_healthy_router():
+    import json
+
+    from moegauge.lm.train import model_card
+
+    cfg = json.loads((EMBEDDED_DIR / "config.json").read_text())
+    assert (cfg["model_type"], cfg["num_experts"], cfg["num_experts_per_tok"]) == ("olmoe", 64, 8)
+    assert cfg["num_hidden_layers"] >= 4 and cfg["vocab_size"] == 256
+    report = json.loads((EMBEDDED_DIR / "training.json").read_text())
+    assert report["router_health"] and all(h["dead_fraction"] == 0 for h in report["router_health"])
+    # the card is generated from the report, never edited by hand
+    assert (EMBEDDED_DIR / "MODEL_CARD.md").read_text() == model_card(report)
+
+
 def test_embedded_checkpoint_is_small_and_reloads_identically():
     assert (EMBEDDED_DIR / "model.safetensors").stat().st_size <= 16 * 1024 * 1024
     ids = torch.arange(64).unsqueeze(0) + 32

@@ -8,14 +8,16 @@ NAME = "run"
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
-    from ..lm.study import STAGES, RunConfig
+    from ..lm.study import ALL_STAGES, STAGES, RunConfig
 
     c = RunConfig()
     p = subparsers.add_parser(
         NAME,
         help="measure β / convergence / PPL / memory on the embedded model (or --model) → evidence/",
         description=(
-            "Stages: " + " → ".join(STAGES) + ". Captures post-RoPE keys of real held-out text, measures β "
+            "Stages: " + " → ".join(STAGES) + " (plus `spread`, on request: reruns with other seeds, one "
+            "thread and AVX2 kernels, ~30 min, whose spread sets the precision the claims stage states "
+            "values at). Captures post-RoPE keys of real held-out text, measures β "
             "and the one-bit cosine raw / centered / SRHT / learned (with and without DC-mean centering) per "
             "layer, the learned rotations' convergence, held-out perplexity with a 1-bit K cache (and one "
             "layer at a time), and KV memory at 8192 tokens from the stored tensors, for the model and a "
@@ -24,7 +26,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         ),
     )
     p.add_argument("--model", default=None, help="local checkpoint directory or hub name (default: embedded)")
-    p.add_argument("--stages", default=",".join(STAGES), help="comma-separated subset (default: all)")
+    p.add_argument("--stages", default=",".join(STAGES),
+                   help=f"comma-separated subset of {','.join(ALL_STAGES)} (default: all but spread)")
     p.add_argument("--force", action="store_true", help="rerun stages even when their artifacts are current")
     p.add_argument("--no-control", action="store_true", help="skip the random-init control arm")
     p.add_argument("--rotation-steps", type=int, default=c.rotation_steps,
@@ -42,13 +45,13 @@ def run(args: argparse.Namespace) -> int:
     import time
 
     from ..errors import InputError
-    from ..lm.study import STAGES, RunConfig, Study
+    from ..lm.study import ALL_STAGES, RunConfig, Study
     from ..paths import find_repo_root
 
     stages = tuple(s.strip() for s in args.stages.split(",") if s.strip())
-    unknown = sorted(set(stages) - set(STAGES))
+    unknown = sorted(set(stages) - set(ALL_STAGES))
     if unknown:
-        raise InputError("--stages", f"unknown stages {unknown}; known: {', '.join(STAGES)}")
+        raise InputError("--stages", f"unknown stages {unknown}; known: {', '.join(ALL_STAGES)}")
     config = dataclasses.replace(RunConfig(), model=args.model, control=not args.no_control,
                                  rotation_steps=args.rotation_steps, ppl_windows=args.ppl_windows, scope=args.scope)
     if args.quiet:

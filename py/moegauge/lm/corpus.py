@@ -49,7 +49,7 @@ DEFAULT_MAX_BYTES_PER_DOMAIN = 1_000_000
 DEFAULT_HELDOUT_EVERY = 10
 
 #: Manifest SHA-256 of ``build_corpus()`` with the defaults above and the pins in ``SOURCES``.
-EXPECTED_SHA256 = "PENDING"
+EXPECTED_SHA256 = "9038544126c21d8ab483c615a5690790308e4ca74ecc6134075c720f649d3024"
 
 
 @dataclass(frozen=True)
@@ -167,7 +167,7 @@ def source_record(src: Source) -> dict:
 
 # -- reading pinned distributions -------------------------------------------------------------------
 
-def _distribution(package: str, search_path: list[str] | None) -> metadata.Distribution:
+def _distribution(package: str, version: str, search_path: list[str] | None) -> metadata.Distribution:
     dists = list(metadata.distributions(name=package, path=search_path)) if search_path is not None else []
     if not dists:
         try:
@@ -175,8 +175,8 @@ def _distribution(package: str, search_path: list[str] | None) -> metadata.Distr
         except metadata.PackageNotFoundError:
             dists = []
     if not dists:
-        raise CorpusSourceError(package, "corpus source package is not installed; "
-                                f"install the project (`make run` does) or `pip install {package}`")
+        raise CorpusSourceError(package, f"corpus source package is not installed; the corpus needs "
+                                f"{package}=={version} (`make run` installs it, or `pip install {package}=={version}`)")
     return dists[0]
 
 
@@ -197,7 +197,7 @@ def source_files(src: Source, search_path: list[str] | None = None) -> list[tupl
 
     The reader returns the file's bytes after checking them against RECORD's SHA-256. A version
     other than the pin, a missing RECORD, or a file whose bytes differ is a ``CorpusSourceError``."""
-    dist = _distribution(src.package, search_path)
+    dist = _distribution(src.package, src.version, search_path)
     if dist.version != src.version:
         raise CorpusSourceError(src.package, f"corpus source is version {dist.version}; the corpus needs "
                                 f"{src.package}=={src.version} (`pip install {src.package}=={src.version}`)")

@@ -35,18 +35,22 @@ import torch
 
 from .. import theorems as T
 from ..artifacts import ArtifactError, build_artifact, load_artifact, measure, table, write_artifact
+from ..errors import InputError
 from ..hadamard import srht
 from ..moments import beta_moment_ratio, head_moments, one_bit_cosine
 from ..provenance import code_sha256, sha256_file
 from ..rotation import learn_rotation
 from .capture import MANIFEST, capture_to_dir, load_capture
-from .corpus import Corpus, build_corpus
+from .corpus import DEFAULT_MAX_BYTES_PER_DOMAIN, Corpus, build_corpus
 from .encoding import encoder_for
 from .kcache import Fp16Cache, KeyTransform, OneBitKCache
 from .model import LoadedModel, kv_geometry, load_model, new_model
 from .perplexity import LN2, HeldoutScore, score_windows
 
-STAGES = ("corpus", "capture", "beta", "ppl", "memory", "summary")
+#: Every stage in run order. ``spread`` (reruns under other kernels, threads and seeds: ~30 min) is
+#: run only when asked for; ``claims`` states the measured claims at the precision it supports.
+ALL_STAGES = ("corpus", "capture", "beta", "ppl", "memory", "summary", "spread", "claims")
+STAGES = tuple(s for s in ALL_STAGES if s != "spread")  # the default
 ARMS = ("trained", "random_init")
 CAPTURED = ("k_pre_norm", "k_pre_rope", "k_post_rope", "q_post_rope", "router_topk")
 
@@ -68,10 +72,12 @@ class RunConfig:
     parametrization: str = "cayley"
     scope: str = "all_kv_heads"
     srht_seed: int = 0
-    seed: int = 0
+    seed: int = 0  # rotation learning (init, minibatches) and which calibration windows
+    control_seed: int = 1  # initialisation of the random-init control model (fixed across seeds)
     memory_seq_len: int = 8192
     layer_ablation: bool = True
-    max_bytes_per_domain: int = 2_000_000
+    max_bytes_per_domain: int = DEFAULT_MAX_BYTES_PER_DOMAIN
+    threads: int = 2  # torch intra-op threads: CPU reductions, hence the numbers, depend on it
 
     def as_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -85,10 +91,10 @@ class Study:
     """Runs the stages for one configuration; artifacts go under ``root/evidence``."""
 
     def __init__(self, config: RunConfig, root: Path, force: bool = False, log: Callable[[str], None] = print,
-                 argv: list[str] | None = None, progress: bool | None = None):
+                 argv: list[str] | None = None, progress: bool | None = None, evidence_dir: Path | None = None):
         self.cfg = config
         self.root = root
-        self.evidence = root / "evidence"
+        self.evidence = evidence_dir if evidence_dir is not None else root / "evidence"
         self.captures = self.evidence / "captures"
         self.force = force
         self.log = log
@@ -97,6 +103,7 @@ class Study:
         self._corpus: Corpus | None = None
         self._models: dict[str, LoadedModel | torch.nn.Module] = {}
         self._code = code_sha256()
+        torch.set_num_threads(config.threads)
 
     # -- shared resources -----------------------------------------------------------------------
     @property
@@ -114,7 +121,7 @@ class Study:
         if arm == "trained":
             return self.loaded().model
         if arm not in self._models:
-            self._models[arm] = new_model(self.loaded().config, seed=self.cfg.seed + 1)
+            self._models[arm] = new_model(self.loaded().config, seed=self.cfg.control_seed)
         return self._models[arm]
 
     def arms(self) -> tuple[str, ...]:
@@ -175,8 +182,22 @@ class Study:
 
     # -- driver ---------------------------------------------------------------------------------
     def run(self, stages: tuple[str, ...] = STAGES) -> dict[str, float]:
+        """Run ``stages`` in order, holding the evidence lock; temporaries that a killed run left
+        behind are removed first (we are the only writer while the lock is held)."""
+        from ..atomic import remove_stale_temporaries, run_lock
+
+        try:
+            with run_lock(self.evidence):
+                removed = remove_stale_temporaries(self.evidence, exclusive=True)
+                if removed:
+                    self.log(f"removed {len(removed)} temporary file(s) left by an interrupted run")
+                return self._run(stages)
+        except BlockingIOError:
+            raise InputError(self.evidence, "another `moegauge run` is writing here; wait for it to finish") from None
+
+    def _run(self, stages: tuple[str, ...]) -> dict[str, float]:
         timings = {}
-        for stage in STAGES:
+        for stage in ALL_STAGES:
             if stage not in stages:
                 continue
             t0 = time.perf_counter()
@@ -229,11 +250,19 @@ class Study:
                         "windows": self.cfg.calib_windows if split == "calibration" else self.cfg.heldout_windows})
 
     def _split_windows(self, split: str, per_domain: int) -> torch.Tensor:
+        """Held-out: the first ``per_domain`` windows of each domain. Calibration: the seed-th block
+        of ``per_domain`` training windows, so another seed also calibrates on other text."""
         enc = self.encoder
         parts = []
         for name, dom in sorted(self.corpus.domains.items()):
-            data = dom.train if split == "calibration" else dom.heldout
-            parts.append(enc.windows(data, self.cfg.seq_len, per_domain).tokens)
+            if split == "calibration":
+                skip = self.cfg.seed * per_domain
+                wins = enc.windows(dom.train, self.cfg.seq_len, skip + per_domain).tokens[skip:]
+                if wins.shape[0] < per_domain:
+                    raise InputError(name, f"too little training text for calibration seed {self.cfg.seed}")
+            else:
+                wins = enc.windows(dom.heldout, self.cfg.seq_len, per_domain).tokens
+            parts.append(wins)
         return torch.cat(parts)
 
     def stage_capture(self) -> None:
@@ -258,7 +287,17 @@ class Study:
         return k.reshape(k.shape[0], -1) if self.cfg.scope == "all_kv_heads" else k.reshape(-1, k.shape[-1])
 
     def _rotations_path(self, arm: str) -> Path:
-        return self.captures / arm / "rotations.safetensors"
+        """Learned rotations and means: committed evidence (small), an input of every later stage."""
+        return self.evidence / "rotations" / f"rotations_{arm}.safetensors"
+
+    def _capture_inputs(self, arm: str) -> list[tuple[Path, str]]:
+        """Every file of the arm's captures (manifests and shards): the beta stage's intermediates."""
+        out = []
+        for split in ("calibration", "heldout"):
+            d = self._capture_dir(arm, split)
+            manifest = json.loads((d / MANIFEST).read_text())
+            out += [(d / MANIFEST, "capture_manifest")] + [(d / sh["file"], "capture") for sh in manifest["shards"]]
+        return out
 
     def stage_beta(self) -> None:
         for arm in self.arms():
@@ -279,6 +318,11 @@ class Study:
         cfg = self.cfg
         rows, trace_rows, crossing_rows, rotations = [], [], [], {}
         d = None
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=layers * 2 * (cfg.rotation_steps + 1), desc=f"beta {arm} (rotation steps)", unit="step",
+                   leave=False, disable=(not self.progress) if self.progress is not None else None)
+        tick = lambda _entry: bar.update(1) and None  # noqa: E731
         for layer in range(layers):
             calib, held = self._keys(arm, "calibration", layer), self._keys(arm, "heldout", layer)
             d = calib.shape[1]
@@ -292,7 +336,7 @@ class Study:
                 t0 = time.perf_counter()
                 res = learn_rotation(calib.float(), steps=cfg.rotation_steps, seed=cfg.seed + layer, center=centering,
                                      held_out=held.float(), parametrization=cfg.parametrization, lr=cfg.rotation_lr,
-                                     batch_size=cfg.rotation_batch)
+                                     batch_size=cfg.rotation_batch, callback=tick)
                 self.log(f"  {arm} layer {layer} {label}: cos {res.trace[0].one_bit_cosine:.4f} → "
                          f"{res.trace[-1].one_bit_cosine:.4f} in {time.perf_counter() - t0:.1f} s")
                 learned[label] = res
@@ -317,12 +361,14 @@ class Study:
             row["gauge_g"] = float(head_moments(per_head).gauge)
             row["orthogonality_error"] = max(r.orthogonality_error for r in learned.values())
             rows.append(row)
+        bar.close()
         rot_path = self._rotations_path(arm)
         with atomic_path(rot_path) as tmp:
             save_file(rotations, str(tmp))
         self._write_beta(arm, sc, rows, d, trace_rows, crossing_rows)
 
     def _write_beta(self, arm: str, sc: dict, rows: list[dict], d: int, trace_rows, crossing_rows) -> None:
+        intermediates = [*self._capture_inputs(arm), (self._rotations_path(arm), "rotation")]
         variants = {
             "raw": "raw post-RoPE keys", "centered": "keys minus the per-channel calibration mean",
             "srht": "SRHT-rotated raw keys", "srht_centered": "SRHT-rotated centered keys",
@@ -360,6 +406,7 @@ class Study:
             relies_on=[T.MOMENT_RATIO_LE_ONE, T.COS_SIGN_QUANT_FORMULA, T.SRHT_ACHIEVES_ISOTROPIC_FLOOR,
                        T.GAUSSIAN_MOMENT_RATIO_FLOOR_EQ, T.DC_MEAN_DECOMPOSITION_NORM,
                        T.DC_CENTERING_LIFTS_ROTATIONAL_CEILING],
+            inputs=intermediates,
         )
         self._write(
             "convergence", f"convergence_{arm}", sc,
@@ -377,6 +424,7 @@ class Study:
                     "step": ("steps", "first step at or above (the run length when not reached)")}, crossing_rows),
             },
             relies_on=[T.BETA_LAST_MILE_QUADRATIC_HARDNESS, T.BETA_HESSIAN_NONNEG, T.COS_SIGN_QUANT_FORMULA],
+            inputs=intermediates,
         )
 
     # -- 4. ppl ---------------------------------------------------------------------------------
@@ -468,7 +516,8 @@ class Study:
                     description=f"Held-out perplexity with a 1-bit K cache ({arm} model), per domain.",
                     measures=measures, tables=tables,
                     relies_on=[T.ATTENTION_SCORE_GAUGE_INVARIANCE, T.ROPE_FOLD_EXACT_IFF_COMMUTE,
-                               T.ONE_BIT_SCALE_OPTIMAL, T.COS_SIGN_QUANT_FORMULA])
+                               T.ONE_BIT_SCALE_OPTIMAL, T.COS_SIGN_QUANT_FORMULA],
+                    inputs=[(self._rotations_path(arm), "rotation")])
 
     def _rotation_only_delta(self, arm: str, model, windows: dict) -> float:
         """Gauge check on the real model: the learned rotation alone must not move the logits."""
@@ -531,6 +580,7 @@ class Study:
             tables={"parts": table("Stored bytes per cache and part.", {
                 "cache": ("label", "cache"), "part": ("label", "stored tensor group"), "bytes": ("bytes", "bytes")}, rows)},
             relies_on=[T.ONE_BIT_SCALE_OPTIMAL],
+            inputs=[(self._rotations_path("trained"), "rotation")],
         )
 
     # -- 6. summary -----------------------------------------------------------------------------
@@ -580,3 +630,52 @@ class Study:
                        T.ATTENTION_SCORE_GAUGE_INVARIANCE],
             inputs=[(p, "artifact") for p in sources],
         )
+
+    # -- 7. spread (on request) ------------------------------------------------------------------
+    def stage_spread(self) -> None:
+        from .spread import VARIANTS, compared_paths, run_variant, spread_rows
+
+        sc = {**self._stage_config("spread"), "variants": [dataclasses.asdict(v) for v in VARIANTS]}
+        path = self.evidence / "spread" / "spread.json"
+        mains = [self.evidence / rel for rel in compared_paths(self.arms())]
+        if self._fresh(path, sc):
+            self.log("  up to date")
+            return
+        dirs, rows_env, seconds = {}, [], {}
+        for v in VARIANTS:
+            d = self.evidence / "spread" / "runs" / v.name
+            self.log(f"  variant {v.name}: {v.what}")
+            seconds[v.name] = run_variant(self.cfg.as_dict(), d, v, self.log)
+            dirs[v.name] = d
+            prov = load_artifact(d / "beta" / f"beta_table_{self.arms()[0]}.json")["provenance"]
+            rows_env.append({"variant": v.name, "what": v.what, "cpu_capability": prov["compute"]["cpu_capability"],
+                             "threads": prov["compute"]["threads"], "seed": prov["seed"],
+                             "seconds": seconds[v.name]})
+        by_q = spread_rows(self.evidence, dirs, self.arms())
+        tables = {"variants": table("The reruns compared with the main run.", {
+            "variant": ("label", "variant"), "what": ("label", "what differs from the main run"),
+            "cpu_capability": ("label", "CPU kernel level torch used"), "threads": ("count", "torch threads"),
+            "seed": ("count", "seed"), "seconds": ("seconds", "wall time of the rerun")}, rows_env)}
+        for q, rows in sorted(by_q.items()):
+            cols = {"artifact": ("label", "main-run artifact"), "pointer": ("label", "JSON pointer of the field"),
+                    "main": (q, "main run's value")}
+            cols.update({v.name: (q, f"value in variant {v.name}") for v in VARIANTS})
+            cols["max_abs_deviation"] = ("run_to_run_spread", "largest |variant − main| (unit of the field)")
+            tables[f"fields_{q}"] = table(f"Every {q} field of the main artifacts across the reruns.", cols, rows)
+        n_fields = sum(len(r) for r in by_q.values())
+        self._write(
+            "spread", "spread", sc,
+            description="Run-to-run spread of every measured field: reruns with other seeds, one thread, AVX2 kernels.",
+            measures={"fields": measure("count", n_fields, "numeric fields compared"),
+                      "variants": measure("count", len(VARIANTS), "reruns compared with the main run")},
+            tables=tables, inputs=[(p, "artifact") for p in mains],
+        )
+
+    # -- 8. claims ------------------------------------------------------------------------------
+    def stage_claims(self) -> None:
+        from .measured_claims import write_measured_claims
+
+        if self.evidence != self.root / "evidence":
+            return  # claims are stated about the repository's own evidence only
+        out = write_measured_claims(self.root, self.evidence)
+        self.log(f"  wrote {out.relative_to(self.root)}")

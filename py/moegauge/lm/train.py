@@ -99,6 +99,21 @@ def compare_previous(previous_dir: Path, corpus: Corpus, seq_len: int) -> dict:
             "heldout_bits_per_byte_own_corpus": own}
 
 
+def per_layer_balance_loss(router_logits, top_k: int) -> torch.Tensor:
+    """Switch-Transformer load balancing, per MoE layer and averaged: E · Σᵢ fᵢ Pᵢ, where fᵢ is the
+    share of the layer's top-k assignments that went to expert i and Pᵢ its mean router probability
+    (1 when balanced). transformers' OLMoE loss pools the counts of all layers before multiplying,
+    so one layer's dead experts can hide behind another's busy ones; this form cannot."""
+    losses = []
+    for logits in router_logits:
+        probs = logits.float().softmax(dim=-1)
+        n_experts = probs.shape[-1]
+        chosen = probs.topk(top_k, dim=-1).indices.reshape(-1)
+        share = torch.bincount(chosen, minlength=n_experts).float() / chosen.numel()
+        losses.append(n_experts * (share * probs.mean(dim=0)).sum())
+    return torch.stack(losses).mean()
+
+
 def _batch(streams: list[torch.Tensor], recipe: TrainRecipe, gen: torch.Generator) -> torch.Tensor:
     rows = []
     for _ in range(recipe.batch_size):
@@ -157,22 +172,28 @@ def train(
         for group in opt.param_groups:
             group["lr"] = recipe.lr_at(step)
         batch = _batch(streams, recipe, gen)
-        out = model(input_ids=batch, labels=batch, output_router_logits=True)
-        out.loss.backward()
+        out = model(input_ids=batch, output_router_logits=True)
+        lm_loss = torch.nn.functional.cross_entropy(out.logits[:, :-1].reshape(-1, out.logits.shape[-1]),
+                                                    batch[:, 1:].reshape(-1))
+        aux = per_layer_balance_loss(out.router_logits, config.num_experts_per_tok)
+        (lm_loss + config.router_aux_loss_coef * aux).backward()
         grad_norm = float(torch.nn.utils.clip_grad_norm_(model.parameters(), recipe.grad_clip))
         opt.step()
         opt.zero_grad(set_to_none=True)
         step += 1
-        entry = {"step": step, "loss": out.loss.item(), "aux_loss": float(out.aux_loss.item()) if out.aux_loss is not None else 0.0,
+        entry = {"step": step, "loss": lm_loss.item(), "aux_loss": aux.item(),
                  "lr": recipe.lr_at(step - 1), "grad_norm": grad_norm}
         if step % recipe.eval_every == 0 or step == recipe.steps:
             model.eval()
             entry["heldout_bits_per_byte"] = heldout_bits_per_byte(model, corpus, recipe.seq_len, recipe.eval_windows)
+            entry["dead_fraction"] = [h["dead_fraction"] for h in
+                                      heldout_router_health(model, corpus, recipe.seq_len, recipe.eval_windows)]
             model.train()
         history.append(entry)
         if step % 20 == 0 or "heldout_bits_per_byte" in entry:
             rate = (time.perf_counter() - t0) / max(1, len(history))
-            extra = f" held-out bpb {entry['heldout_bits_per_byte']}" if "heldout_bits_per_byte" in entry else ""
+            extra = (f" held-out bpb {entry['heldout_bits_per_byte']} dead experts per layer {entry['dead_fraction']}"
+                     if "heldout_bits_per_byte" in entry else "")
             log(f"step {step}/{recipe.steps} loss {entry['loss']:.3f} lr {entry['lr']:.2e} ({rate:.2f} s/step){extra}")
         if step % recipe.save_every == 0 and step < recipe.steps:
             with atomic_path(state_path) as tmp:
@@ -272,7 +293,8 @@ Pinned implementations: experts `{report['implementations']['experts']}`, attent
 Seed {r['seed']}, {r['threads']} CPU threads, AdamW (β = {r['beta1']}, {r['beta2']}; weight decay {r['weight_decay']}),
 peak learning rate {r['lr']:g} with {r['warmup']} warm-up steps and cosine decay to {r['min_lr_ratio']:g}×,
 gradient clipping {r['grad_clip']}, {r['steps']} steps of {r['batch_size']} × {r['seq_len']} bytes
-({steps_s:,} training bytes seen), router load-balancing loss coefficient {a['router_aux_loss_coef']}.
+({steps_s:,} training bytes seen), per-layer load-balancing loss (Switch form, `per_layer_balance_loss`)
+with coefficient {a['router_aux_loss_coef']}.
 Training took {t.get('wall_seconds', 0) / 60:.1f} wall-minutes ({t.get('cpu_seconds', 0) / 60:.1f} CPU-minutes over
 all threads) on {report['environment']['machine']} (CPU kernels `{report['environment'].get('cpu_capability')}`);
 final training loss {last.get('loss', float('nan')):.3f} nats/byte.

@@ -1,0 +1,286 @@
+"""The repository's measured claims (``evidence/claims/measured.json``), written by code.
+
+Every claim's value is read from the artifact it cites (or computed by the formula it states, in
+the audit's formula language), and stated at the finest precision its run-to-run spread supports:
+``spread`` (``moegauge.lm.spread``) reruns the study with other CPU kernels, one thread and other
+seeds; a claim is stated with the finest number of decimals for which
+
+    |value − stated| + spread ≤ half a unit of the last stated digit,
+
+so a rerun on any of those variants still matches it. A claim whose spread leaves fewer than two
+significant digits is *fragile*: it is stated as the range value ± spread, with a note saying so. Without a
+spread artifact (or one made for another model) values are stated at three significant digits and
+carry no spread. Sentences are templates filled from the data; wording that depends on a value
+(e.g. whether centering lifts β) is chosen from the value, never typed.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..artifacts import load_artifact
+from ..atomic import atomic_write_text
+from .. import theorems as T
+
+SITE = ["site: index (the embedded model's run)"]
+SIG_FIGS_WITHOUT_SPREAD = 3
+MIN_SIG_FIGS = 2
+
+
+@dataclass(frozen=True)
+class Spec:
+    """One measured claim: its id, sentence template, quantity and source.
+
+    ``bindings`` name (artifact, pointer) pairs; ``formula`` combines them in the audit's language
+    and ``compute`` is the same formula in Python (the audit recomputes the formula independently,
+    so a mismatch between the two cannot pass). A spec with one binding and no formula cites it."""
+
+    id: str
+    sentence: Callable[[str, dict], str]  # (stated value, all bound values) → sentence
+    quantity: str
+    bindings: dict[str, tuple[str, str]]
+    theorems: tuple[str, ...] = ()
+    formula: str | None = None
+    compute: Callable[[dict], float] | None = None
+    asserts: str | None = None
+    context: Callable[[dict], dict] | None = None  # (artifacts) → {"n", "d"}
+    percent: bool = False
+    integer: bool = False
+    appears_in: tuple[str, ...] = tuple(SITE)
+    extra: dict = field(default_factory=dict)
+
+
+BETA = "evidence/beta/beta_table_trained.json"
+BETA_RI = "evidence/beta/beta_table_random_init.json"
+CONV = "evidence/convergence/convergence_trained.json"
+PPL = "evidence/ppl/ppl_table_trained.json"
+MEM = "evidence/memory/memory_budget.json"
+CORPUS = "evidence/corpus/corpus.json"
+
+
+def _m(path: str, name: str) -> tuple[str, str]:
+    return (path, f"/measures/{name}/value")
+
+
+def _beta_context(arts: dict) -> dict:
+    m = arts[BETA]["measures"]["beta_srht"]
+    return {"n": m["n"], "d": m["d"]}
+
+
+def _centering_sentence(v: str, b: dict) -> str:
+    verb = "lifts" if b["x"] > 0 else "does not lift"
+    return f"DC-mean centering {verb} the learned rotation's β on this model: Δβ = {v}."
+
+
+def _layers(n: int) -> dict[str, tuple[str, str]]:
+    return {f"l{i}": (PPL, f"/tables/layer_ablation/rows/{i}/delta_bits_per_byte") for i in range(n)}
+
+
+def specs(n_layers: int, layer0_cross_row: int | None) -> list[Spec]:
+    """The claims, for a model with ``n_layers`` (the ablation claim names each layer)."""
+    out = [
+        Spec("m.corpus_domains", lambda v, b: f"The corpus has {v} real-text domains, read from pinned wheels.",
+             "count", {"x": _m(CORPUS, "domains")}, integer=True),
+        Spec("m.raw_beta", lambda v, b: f"Raw post-RoPE keys of the trained embedded OLMoE have β {v} "
+             "(mean over layers, d = all KV heads).", "beta", {"x": _m(BETA, "beta_raw")},
+             (T.MOMENT_RATIO_LE_ONE,)),
+        Spec("m.srht_cos", lambda v, b: f"The SRHT brings the keys' mean one-bit cosine to {v} "
+             "(the isotropic floor is √(2/π) ≈ 0.798).", "one_bit_cosine", {"x": _m(BETA, "cos_srht")},
+             (T.SRHT_ACHIEVES_ISOTROPIC_FLOOR, T.COS_SIGN_QUANT_FORMULA), asserts="srht_floor",
+             context=_beta_context),
+        Spec("m.srht_beta", lambda v, b: f"and their β to {v} (the floor is 2/π ≈ 0.637).", "beta",
+             {"x": _m(BETA, "beta_srht")}, (T.SRHT_ACHIEVES_ISOTROPIC_FLOOR, T.GAUSSIAN_MOMENT_RATIO_FLOOR_EQ),
+             asserts="srht_floor", context=_beta_context),
+        Spec("m.learned_cos", lambda v, b: f"A learned L¹-max rotation (after DC-mean centering) lifts the "
+             f"one-bit cosine to {v}.", "one_bit_cosine", {"x": _m(BETA, "cos_learned_centered")},
+             (T.COS_SIGN_QUANT_FORMULA, T.MOMENT_RATIO_LE_ONE)),
+        Spec("m.learned_beta", lambda v, b: f"Its β is {v}: the cosine and β are different scales.", "beta",
+             {"x": _m(BETA, "beta_learned_centered")}, (T.MOMENT_RATIO_LE_ONE,)),
+        Spec("m.centering_lift", _centering_sentence, "beta_difference", {"x": _m(BETA, "delta_beta")},
+             (T.DC_CENTERING_LIFTS_ROTATIONAL_CEILING,), asserts="centering_lift"),
+        Spec("m.random_init_cos", lambda v, b: f"A random-init model of the same architecture reaches a learned "
+             f"cosine of {v}.", "one_bit_cosine", {"x": _m(BETA_RI, "cos_learned_centered")},
+             (T.COS_SIGN_QUANT_FORMULA,)),
+        Spec("m.gauge_logits", lambda v, b: f"The rotation alone (no quantization) changes no logit by more than "
+             f"{v} on held-out text.", "logit_delta", {"x": _m(PPL, "max_logit_delta_rotation_only")},
+             (T.ATTENTION_SCORE_GAUGE_INVARIANCE, T.ROPE_FOLD_EXACT_IFF_COMMUTE), asserts="gauge_exact"),
+        Spec("m.bpb_fp", lambda v, b: f"Full precision: {v} bits per byte on held-out text.", "bits_per_byte",
+             {"x": _m(PPL, "bpb_fp")}),
+        Spec("m.bpb_none", lambda v, b: f"1-bit K without a rotation: {v} bits per byte.", "bits_per_byte",
+             {"x": _m(PPL, "bpb_1bit_none")}, (T.ONE_BIT_SCALE_OPTIMAL,)),
+        Spec("m.bpb_srht", lambda v, b: f"1-bit K after the SRHT: {v} bits per byte.", "bits_per_byte",
+             {"x": _m(PPL, "bpb_1bit_srht")}, (T.ONE_BIT_SCALE_OPTIMAL, T.ATTENTION_SCORE_GAUGE_INVARIANCE)),
+        Spec("m.bpb_learned", lambda v, b: f"1-bit K after the learned rotation: {v} bits per byte.",
+             "bits_per_byte", {"x": _m(PPL, "bpb_1bit_learned_centered")},
+             (T.ONE_BIT_SCALE_OPTIMAL, T.ATTENTION_SCORE_GAUGE_INVARIANCE)),
+        Spec("m.ppl_ratio", lambda v, b: f"The SRHT's perplexity is {v}× the learned rotation's.", "ratio",
+             {"srht": _m(PPL, "ppl_1bit_srht"), "learned": _m(PPL, "ppl_1bit_learned_centered")},
+             (T.ATTENTION_SCORE_GAUGE_INVARIANCE,), formula="srht / learned",
+             compute=lambda b: b["srht"] / b["learned"]),
+        Spec("m.ppl_degradation_ratio", lambda v, b: f"Its perplexity degradation is {v}× the learned rotation's.",
+             "ratio", {"x": _m(PPL, "ppl_degradation_ratio_srht_over_learned")},
+             (T.ATTENTION_SCORE_GAUGE_INVARIANCE,)),
+        Spec("m.layer_ablation", lambda v, b: f"No single layer at 1 bit (learned rotation) costs more than {v} "
+             "bits per byte.", "bits_per_byte", _layers(n_layers), (T.ONE_BIT_SCALE_OPTIMAL,),
+             formula=_max_formula([f"l{i}" for i in range(n_layers)]),
+             compute=lambda b: max(v for k, v in b.items() if k.startswith("l"))),
+        Spec("m.kv_ratio_srht", lambda v, b: f"After 8192 tokens, 1-bit K + fp16 V holds {v}× less than fp16 K + V "
+             "(SRHT: its metadata is a seed).", "ratio", {"x": _m(MEM, "kv_ratio_srht")}),
+        Spec("m.kv_ratio_learned", lambda v, b: f"With the learned rotations stored in fp32 the ratio is {v}×.",
+             "ratio", {"x": _m(MEM, "kv_ratio_learned")}),
+        Spec("m.k_ratio", lambda v, b: f"Keys alone shrink {v}× (one bit per coordinate plus an fp16 scale per "
+             "vector).", "ratio", {"x": _m(MEM, "k_ratio")}, (T.ONE_BIT_SCALE_OPTIMAL,)),
+        Spec("m.metadata_fraction", lambda v, b: f"The means and rotations are {v} of the 1-bit cache at 8192 "
+             "tokens.", "fraction", {"x": _m(MEM, "metadata_fraction")}, percent=True),
+    ]
+    if layer0_cross_row is not None:
+        out.append(Spec(
+            "m.layer0_step_090", lambda v, b: f"Layer 0's centered rotation first reaches cosine 0.90 on held-out "
+            f"keys at step {v}.", "steps", {"x": (CONV, f"/tables/first_crossing/rows/{layer0_cross_row}/step")},
+            (T.BETA_LAST_MILE_QUADRATIC_HARDNESS,), integer=True))
+    return out
+
+
+def _max_formula(names: list[str]) -> str:
+    expr = names[0]
+    for n in names[1:]:
+        expr = f"max({expr}, {n})"
+    return expr
+
+
+def _resolve(doc: dict, pointer: str):
+    node = doc
+    for part in pointer.strip("/").split("/"):
+        node = node[int(part)] if isinstance(node, list) else node[part]
+    return node
+
+
+def state(value: float, spread: float | None, *, percent: bool = False, integer: bool = False) -> tuple[str, bool]:
+    """(value as a claim string, fragile?) — the finest robust precision, as the module says.
+
+    A value whose spread leaves fewer than ``MIN_SIG_FIGS`` significant digits (or, for integers,
+    more than half a unit) is fragile and is stated as the range value ± spread, rounded outward,
+    which the audit reads as a range."""
+    scale = 100.0 if percent else 1.0
+    v, s = value * scale, (spread or 0.0) * scale
+    magnitude = math.floor(math.log10(abs(v))) if v else 0
+    if spread is None:
+        decimals = SIG_FIGS_WITHOUT_SPREAD - 1 - magnitude
+    else:
+        decimals = 6 - magnitude
+        while decimals > -6:
+            if abs(v - round(v, decimals)) + s <= 0.5 * 10.0 ** (-decimals):
+                break
+            decimals -= 1
+    if integer:
+        decimals = min(decimals, 0)
+    sig = magnitude + 1 + decimals
+    suffix = "%" if percent else ""
+    if decimals >= 0 and sig >= MIN_SIG_FIGS:
+        return f"{round(v, decimals):.{decimals}f}{suffix}", False
+    shown = 0 if integer else max(MIN_SIG_FIGS - 1 - magnitude, 0)
+    step = 10.0 ** (-shown)
+    lo = math.floor((v - s) / step) * step
+    hi = math.ceil((v + s) / step) * step
+    return f"{lo:.{shown}f}–{hi:.{shown}f}{suffix}", True
+
+
+def _spread_values(spread_doc: dict | None) -> dict[tuple[str, str], dict[str, float]]:
+    """(artifact, pointer) → {"main": v, variant: v, ...} from the spread artifact."""
+    out: dict[tuple[str, str], dict[str, float]] = {}
+    if spread_doc is None:
+        return out
+    variants = [r["variant"] for r in spread_doc["tables"]["variants"]["rows"]]
+    for name, tab in spread_doc["tables"].items():
+        if not name.startswith("fields_"):
+            continue
+        for row in tab["rows"]:
+            out[(row["artifact"], row["pointer"])] = {k: row[k] for k in ("main", *variants)}
+    return out
+
+
+def build_claims(root: Path, evidence: Path) -> dict:
+    """The measured-claims document for the artifacts under ``evidence``."""
+    def art(rel: str) -> dict:
+        return load_artifact(root / rel)
+
+    arts = {rel: art(rel) for rel in (BETA, BETA_RI, CONV, PPL, MEM, CORPUS) if (root / rel).is_file()}
+    spread_path = evidence / "spread" / "spread.json"
+    spread_doc = load_artifact(spread_path) if spread_path.is_file() else None
+    if spread_doc is not None and BETA in arts and (
+            spread_doc["provenance"]["config"].get("model") != arts[BETA]["provenance"]["config"].get("model")):
+        spread_doc = None  # measured for another model: says nothing about these numbers
+    by_field = _spread_values(spread_doc)
+    n_layers = len(arts[PPL]["tables"].get("layer_ablation", {}).get("rows", [])) if PPL in arts else 0
+    cross = None
+    if CONV in arts:
+        for i, r in enumerate(arts[CONV]["tables"]["first_crossing"]["rows"]):
+            if r["layer"] == 0 and r["variant"] == "learned_centered" and abs(r["threshold"] - 0.9) < 1e-9 \
+                    and r["crossed"] == "yes":
+                cross = i
+    claims = []
+    for spec in specs(n_layers, cross):
+        if any(path not in arts for path, _ in spec.bindings.values()):
+            continue
+        bound = {k: float(_resolve(arts[p], ptr)) for k, (p, ptr) in spec.bindings.items()}
+        value = spec.compute(bound) if spec.compute else bound["x"]
+        spread = None
+        if spread_doc is not None and all((p, ptr) in by_field for p, ptr in spec.bindings.values()):
+            per = {k: by_field[(p, ptr)] for k, (p, ptr) in spec.bindings.items()}
+            variants = [v for v in next(iter(per.values())) if v != "main"]
+            def at(vname: str) -> float:
+                b = {k: per[k][vname] for k in per}
+                return spec.compute(b) if spec.compute else b["x"]
+            spread = max(abs(at(v) - at("main")) for v in variants) if variants else 0.0
+        text, fragile = state(value, spread, percent=spec.percent, integer=spec.integer)
+        claim = {"id": spec.id, "sentence": spec.sentence(text, bound), "value": text, "quantity": spec.quantity,
+                 "theorems": list(spec.theorems), "appears_in": list(spec.appears_in), "paper_facing": False}
+        if spec.formula:
+            claim["source"] = {"formula": spec.formula,
+                               "bindings": {k: {"artifact": p, "pointer": ptr} for k, (p, ptr) in spec.bindings.items()}}
+        else:
+            p, ptr = spec.bindings["x"]
+            claim["source"] = {"artifact": p, "pointer": ptr}
+        if spec.asserts:
+            claim["asserts"] = spec.asserts
+        if spec.context:
+            claim["context"] = spec.context(arts)
+        if spread is not None:
+            claim["spread"] = {"value": spread, "artifact": "evidence/spread/spread.json"}
+            if fragile:
+                claim["note"] = (f"fragile: its run-to-run spread (±{spread:.3g}) leaves fewer than "
+                                 f"{MIN_SIG_FIGS} significant digits")
+        claims.append(claim)
+    claims += [
+        {"id": "m.lean_proved", "sentence": "Lean declarations proved (source level; see the kernel column): {}.",
+         "lean": "/counts/proved"},
+        {"id": "m.lean_deferred", "sentence": "Deferred, each with its reason: {}.", "lean": "/counts/deferred"},
+    ]
+    lean_path = root / "site" / "_data" / "lean_status.json"
+    lean = json.loads(lean_path.read_text()) if lean_path.is_file() else None
+    out = []
+    for c in claims:
+        if "lean" in c:
+            if lean is None:
+                continue
+            n = _resolve(lean, c["lean"])
+            out.append({"id": c["id"], "sentence": c["sentence"].format(n), "value": str(n), "quantity": "count",
+                        "source": {"lean_status": c["lean"]}, "theorems": [], "appears_in": ["site: lean"],
+                        "paper_facing": False})
+        else:
+            out.append(c)
+    return {"schema": "moegauge/claims", "schema_version": 1, "set": "measured",
+            "description": "What this repository states about its own measurements on the embedded model; "
+                           "generated by moegauge.lm.measured_claims from the artifacts (do not edit by hand). "
+                           "Each value is stated at the precision its run-to-run spread supports.",
+            "claims": out}
+
+
+def write_measured_claims(root: Path, evidence: Path) -> Path:
+    path = evidence / "claims" / "measured.json"
+    atomic_write_text(path, json.dumps(build_claims(root, evidence), indent=1, ensure_ascii=False) + "\n")
+    return path
