@@ -11,19 +11,35 @@ in one run:
   Mathlib's declaration density — where per-declaration costs dominate.
 
     python benchmarks/bench_lean_reader.py [--mb 20] [--keep DIR]
+
+Real trees (issue 14): ``--real DIR [DIR ...]`` measures, on checkouts of real Lean libraries
+(e.g. Mathlib and Batteries fetched into the git-ignored ``.cache/lean-corpus/``):
+
+* file by file: files the reader rejects, declarations found against a line-regex count of
+  declaration keywords, and declarations reported not ``proved`` although their tree has no sorry
+  that the reader located (listed, for review by hand);
+* the whole process, ``python -m bridge status --no-kernel`` writing and validating the JSON, in a
+  fresh interpreter: wall time, MB/s and peak RSS (of the process and any pool workers it starts).
+  Target: >= 10 MB/s and <= 1 GB RSS on Mathlib.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import re
 import random
+import subprocess
+import sys
 import shutil
 import tempfile
 import time
 from pathlib import Path
 
+from bridge.lean.errors import LeanSyntaxError
+from bridge.lean.reader import read_bytes
 from bridge.lean.status import compute_statuses
-from bridge.lean.tree import read_tree
+from bridge.lean.tree import lean_files, read_tree
 
 TEMPLATE_HEADER = """import Mathlib.Analysis.SpecialFunctions.Pow.Real
 
@@ -170,12 +186,121 @@ def measure(root: Path, profile: str, target_bytes: int) -> None:
           f"  (target >= 2 MB/s)")
 
 
+# A declaration keyword starting a line, after optional attributes and modifiers: the baseline count.
+_REGEX_DECL = re.compile(
+    r"^(?:@\[[^\n]*\]\s*)?(?:(?:private|protected|noncomputable|partial|unsafe|nonrec|public|meta)\s+)*"
+    r"(?:theorem|lemma|def|abbrev|instance|example|axiom|opaque|structure|class|inductive)(?=\s)",
+    re.MULTILINE,
+)
+_KEYWORD_KINDS = {"theorem", "lemma", "def", "abbrev", "instance", "example", "axiom", "opaque", "structure",
+                  "class", "inductive"}
+
+
+def _tree_rss_kb(pid: int) -> int:
+    """Resident set of ``pid`` and its descendants, in kB (Linux /proc)."""
+    total = 0
+    todo = [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            with open(f"/proc/{p}/status", encoding="utf-8") as fh:
+                for line in fh:
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1])
+            with open(f"/proc/{p}/task/{p}/children", encoding="utf-8") as fh:
+                todo.extend(int(c) for c in fh.read().split())
+        except OSError:
+            continue
+    return total
+
+
+def whole_process(root: Path, out: Path) -> tuple[float, float, int, str]:
+    """Run ``python -m bridge status`` on ``root``: (seconds, peak RSS in MB, exit code, stderr tail)."""
+    env = dict(os.environ)
+    cmd = [sys.executable, "-m", "bridge", "status", "--no-kernel", "-q", "--lean-dir", str(root), "--out", str(out)]
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    peak = 0
+    import threading
+
+    err: list[bytes] = []
+    reader = threading.Thread(target=lambda: err.append(proc.stderr.read()))
+    reader.start()
+    while proc.poll() is None:
+        peak = max(peak, _tree_rss_kb(proc.pid))
+        time.sleep(0.05)
+    reader.join()
+    elapsed = time.perf_counter() - t0
+    tail = err[0].decode("utf-8", "replace").strip().splitlines()[-3:] if err and err[0] else []
+    return elapsed, peak / 1024, proc.returncode, " | ".join(tail)
+
+
+def measure_real(root: Path) -> None:
+    paths = lean_files(root)
+    size = 0
+    errors: list[str] = []
+    files = []
+    regex_count = found_count = 0
+    differing = []
+    for path in paths:
+        data = path.read_bytes()
+        size += len(data)
+        rel = path.relative_to(root).as_posix()
+        expected = len(_REGEX_DECL.findall(data.decode("utf-8", "replace")))
+        regex_count += expected
+        try:
+            f = read_bytes(data, rel)
+        except LeanSyntaxError as exc:
+            errors.append(str(exc))
+            continue
+        files.append(f)
+        got = sum(1 for d in f.declarations if d.kind in _KEYWORD_KINDS and not getattr(d, "parent", None))
+        found_count += got
+        if got != expected:
+            differing.append((rel, expected, got))
+    try:
+        statuses = compute_statuses(files)
+    except LeanSyntaxError as exc:  # a tree-level error (the reader before issue 14: duplicate names)
+        print(f"[{root}] {len(paths)} files: {len(errors)} files with errors; the tree fails as a whole: {exc}")
+        return
+    with_sorry = [r for r in statuses if r.decl.sorries]
+    not_proved = [r for r in statuses if r.status != "proved"]
+    print(f"[{root}] {len(paths)} files, {size / 1e6:.1f} MB")
+    print(f"  files with errors: {len(errors)}")
+    for e in errors[:8]:
+        print(f"    {e[:160]}")
+    print(f"  declarations: regex {regex_count}, reader (keyword kinds) {found_count}, "
+          f"all entries {len(statuses)}; files where they differ: {len(differing)}")
+    for rel, expected, got in differing[:8]:
+        print(f"    {rel}: regex {expected}, reader {got}")
+    print(f"  declarations with a located sorry: {len(with_sorry)}; not proved: {len(not_proved)} "
+          f"(of which without a sorry of their own: {sum(1 for r in not_proved if not r.decl.sorries)})")
+    for r in with_sorry[:12]:
+        print(f"    sorry in {r.decl.name} ({r.decl.file}:{r.decl.line})")
+    if errors:
+        print("  whole process: skipped (the tree has files the reader rejects; fix those first)")
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        elapsed, rss, code, tail = whole_process(root, Path(tmp) / "status.json")
+    print(f"  whole process (bridge status, JSON written + validated): {elapsed:.2f} s, "
+          f"{size / 1e6 / elapsed:.2f} MB/s, peak RSS {rss:.0f} MB, exit {code}"
+          f"  (targets >= 10 MB/s, <= 1024 MB)")
+    if code != 0:
+        print(f"    stderr: {tail[:300]}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--mb", type=float, default=20.0, help="size of each generated tree in MB (default 20)")
     ap.add_argument("--keep", type=Path, default=None, help="generate into DIR/<profile> and keep it")
     ap.add_argument("--profile", choices=["mathlib-like", "dense", "both"], default="both")
+    ap.add_argument("--real", type=Path, nargs="+", default=None,
+                    help="measure these real Lean trees instead of generated ones")
     args = ap.parse_args()
+    if args.real:
+        for root in args.real:
+            measure_real(root.resolve())
+        return
     profiles = ["mathlib-like", "dense"] if args.profile == "both" else [args.profile]
     for profile in profiles:
         root = (args.keep / profile) if args.keep else Path(tempfile.mkdtemp(prefix=f"lean-bench-{profile}-"))

@@ -54,6 +54,7 @@ def _declaration_json(r: DeclarationStatus) -> dict:
         "modifiers": list(d.modifiers),
         "attributes": list(d.attributes),
         "anonymous": d.anonymous,
+        "parent": d.parent,
         "notes": list(r.notes),
     }
 
@@ -101,8 +102,21 @@ def status_document_for(lean_dir: Path, base: Path, kernel: KernelReport, mode: 
     return build_status_document(read_tree(lean_dir, base), lean_dir_label(lean_dir, base), kernel, mode)
 
 
+@lru_cache(maxsize=1)
+def _checker():
+    from .audit.schema_check import SchemaChecker
+
+    return SchemaChecker(status_schema())
+
+
 def validate_status_document(doc: object, source: str = "<lean_status>") -> None:
-    """Raise ``StatusDocumentError`` naming the JSON pointer of the first violation."""
+    """Raise ``StatusDocumentError`` naming the JSON pointer of the first violation.
+
+    A validator compiled from the schema (``fastjsonschema``) checks first — on Mathlib the
+    reference ``jsonschema`` validator alone took 30 s; only a document it rejects goes to
+    ``jsonschema``, whose first error (sorted by pointer) is the one reported."""
+    if _checker().is_valid_fast(doc):
+        return
     validator = jsonschema.Draft202012Validator(status_schema())
     errors = sorted(validator.iter_errors(doc), key=lambda e: list(e.absolute_path))
     if errors:
