@@ -15,6 +15,7 @@ from pathlib import Path
 import jsonschema
 
 from . import __version__
+from .jsonio import canonical_json, short_message
 from .lean.kernel import KernelReport
 from .lean.reader import LeanFile
 from .lean.status import STATUSES, DeclarationStatus, compute_statuses
@@ -60,9 +61,10 @@ def _declaration_json(r: DeclarationStatus) -> dict:
 
 
 def build_status_document(
-    files: list[LeanFile], lean_dir_label: str, kernel: KernelReport, mode: str
+    files: list[LeanFile], lean_dir_label: str, kernel: KernelReport, mode: str, warnings: list[str] | None = None
 ) -> dict:
-    statuses = compute_statuses(files, kernel)
+    """The document; tree-level warnings (duplicate names) go to ``warnings`` when given."""
+    statuses = compute_statuses(files, kernel, warnings)
     counts = {s: 0 for s in STATUSES}
     kernel_counts = {"checked": 0, "failed": 0, "unchecked": 0}
     for r in statuses:
@@ -88,6 +90,11 @@ def build_status_document(
         "kernel_counts": kernel_counts,
         "declarations": [_declaration_json(r) for r in statuses],
     }
+
+
+def status_json(doc: dict) -> str:
+    """The document's text: the bridge's canonical JSON (sorted keys, 2-space indent)."""
+    return canonical_json(doc)
 
 
 def lean_dir_label(lean_dir: Path, base: Path) -> str:
@@ -122,7 +129,7 @@ def validate_status_document(doc: object, source: str = "<lean_status>") -> None
     if errors:
         err = errors[0]
         pointer = "/" + "/".join(str(p) for p in err.absolute_path)
-        raise StatusDocumentError(f"{source}: {pointer}: {err.message}")
+        raise StatusDocumentError(f"{source}: {pointer}: {short_message(err.message)}")
 
 
 def load_status_document(path: Path) -> dict:
@@ -135,5 +142,7 @@ def load_status_document(path: Path) -> dict:
         doc = json.loads(text)
     except json.JSONDecodeError as exc:
         raise StatusDocumentError(f"{path}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}") from None
+    except RecursionError:
+        raise StatusDocumentError(f"{path}: JSON nested too deeply to read") from None
     validate_status_document(doc, str(path))
     return doc
