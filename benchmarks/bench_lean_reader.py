@@ -39,6 +39,7 @@ from pathlib import Path
 from bridge.lean.errors import LeanSyntaxError
 from bridge.lean.reader import read_bytes
 from bridge.lean.status import compute_statuses
+from bridge.lean.tokens import LeanSource
 from bridge.lean.tree import lean_files, read_tree
 
 TEMPLATE_HEADER = """import Mathlib.Analysis.SpecialFunctions.Pow.Real
@@ -235,50 +236,79 @@ def whole_process(root: Path, out: Path) -> tuple[float, float, int, str]:
     return elapsed, peak / 1024, proc.returncode, " | ".join(tail)
 
 
-def measure_real(root: Path) -> None:
+def measure_real(root: Path, whole: bool = True) -> None:
     paths = lean_files(root)
     size = 0
     errors: list[str] = []
     files = []
-    regex_count = found_count = 0
+    regex_count = masked_count = found_count = 0
     differing = []
+    t0 = time.perf_counter()
     for path in paths:
         data = path.read_bytes()
         size += len(data)
         rel = path.relative_to(root).as_posix()
-        expected = len(_REGEX_DECL.findall(data.decode("utf-8", "replace")))
-        regex_count += expected
+        text = data.decode("utf-8", "replace")
+        regex_count += len(_REGEX_DECL.findall(text))
         try:
             f = read_bytes(data, rel)
         except LeanSyntaxError as exc:
             errors.append(str(exc))
             continue
         files.append(f)
+        # The same regex over the code with comments, strings and doc comments masked (by the
+        # reader's lexer): it no longer counts declarations quoted in prose.
+        masked = len(_REGEX_DECL.findall(LeanSource(text.lstrip("\ufeff"), rel).code))
+        masked_count += masked
         got = sum(1 for d in f.declarations if d.kind in _KEYWORD_KINDS and not getattr(d, "parent", None))
         found_count += got
-        if got != expected:
-            differing.append((rel, expected, got))
+        if got != masked:
+            differing.append((rel, masked, got))
+    t1 = time.perf_counter()
     try:
         statuses = compute_statuses(files)
     except LeanSyntaxError as exc:  # a tree-level error (the reader before issue 14: duplicate names)
         print(f"[{root}] {len(paths)} files: {len(errors)} files with errors; the tree fails as a whole: {exc}")
         return
+    t2 = time.perf_counter()
     with_sorry = [r for r in statuses if r.decl.sorries]
     not_proved = [r for r in statuses if r.status != "proved"]
-    print(f"[{root}] {len(paths)} files, {size / 1e6:.1f} MB")
+    by_name = {r.decl.name: r for r in statuses}
+
+    def root_cause(r) -> str:
+        d = r.decl
+        if d.sorries:
+            return "own sorry"
+        if d.kind == "axiom":
+            return "axiom"
+        if r.status == "stub":
+            return "statement True (contract: stub)"
+        return "uses a declaration that is not proved"
+
+    causes: dict[str, int] = {}
+    for r in not_proved:
+        causes[root_cause(r)] = causes.get(root_cause(r), 0) + 1
+    diagnostics = [x for f in files for x in f.diagnostics]
+    notes = sum(1 for x in diagnostics if x[2] == "note")
+    print(f"[{root}] {len(paths)} files, {size / 1e6:.1f} MB (in-process read {t1 - t0:.1f} s, status {t2 - t1:.1f} s)")
     print(f"  files with errors: {len(errors)}")
     for e in errors[:8]:
         print(f"    {e[:160]}")
-    print(f"  declarations: regex {regex_count}, reader (keyword kinds) {found_count}, "
-          f"all entries {len(statuses)}; files where they differ: {len(differing)}")
+    print(f"  diagnostics: {notes} notes (unknown commands skipped), {len(diagnostics) - notes} warnings")
+    print(f"  declarations: line regex {regex_count}; the same regex on masked code {masked_count}; reader "
+          f"(keyword kinds) {found_count}; all entries {len(statuses)}; files where masked regex and reader "
+          f"differ: {len(differing)}")
     for rel, expected, got in differing[:8]:
-        print(f"    {rel}: regex {expected}, reader {got}")
+        print(f"    {rel}: masked regex {expected}, reader {got}")
     print(f"  declarations with a located sorry: {len(with_sorry)}; not proved: {len(not_proved)} "
-          f"(of which without a sorry of their own: {sum(1 for r in not_proved if not r.decl.sorries)})")
-    for r in with_sorry[:12]:
+          f"by cause: {causes}")
+    for r in with_sorry[:6]:
         print(f"    sorry in {r.decl.name} ({r.decl.file}:{r.decl.line})")
-    if errors:
-        print("  whole process: skipped (the tree has files the reader rejects; fix those first)")
+    for r in [r for r in not_proved if not r.decl.sorries and r.decl.kind != "axiom" and r.status != "stub"][:6]:
+        print(f"    {r.decl.name} ({r.decl.file}:{r.decl.line}) blocked by {', '.join(r.blocked_by)}")
+    del by_name
+    if errors or not whole:
+        print("  whole process: skipped" + (" (the tree has files the reader rejects)" if errors else ""))
         return
     with tempfile.TemporaryDirectory() as tmp:
         elapsed, rss, code, tail = whole_process(root, Path(tmp) / "status.json")
@@ -296,10 +326,11 @@ def main() -> None:
     ap.add_argument("--profile", choices=["mathlib-like", "dense", "both"], default="both")
     ap.add_argument("--real", type=Path, nargs="+", default=None,
                     help="measure these real Lean trees instead of generated ones")
+    ap.add_argument("--no-whole", action="store_true", help="with --real: skip the whole-process run")
     args = ap.parse_args()
     if args.real:
         for root in args.real:
-            measure_real(root.resolve())
+            measure_real(root.resolve(), whole=not args.no_whole)
         return
     profiles = ["mathlib-like", "dense"] if args.profile == "both" else [args.profile]
     for profile in profiles:

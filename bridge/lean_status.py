@@ -13,6 +13,7 @@ from importlib import resources
 from pathlib import Path
 
 import jsonschema
+import orjson
 
 from . import __version__
 from .jsonio import canonical_json, short_message
@@ -93,8 +94,10 @@ def build_status_document(
 
 
 def status_json(doc: dict) -> str:
-    """The document's text: the bridge's canonical JSON (sorted keys, 2-space indent)."""
-    return canonical_json(doc)
+    """The document's text, byte-identical to the bridge's ``canonical_json`` (sorted keys,
+    2-space indent, UTF-8, trailing newline; a test checks the two agree) but written by orjson:
+    ``json.dumps`` with an indent runs the pure-Python encoder (7.5 s on Mathlib)."""
+    return orjson.dumps(doc, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS | orjson.OPT_APPEND_NEWLINE).decode()
 
 
 def lean_dir_label(lean_dir: Path, base: Path) -> str:

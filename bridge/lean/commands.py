@@ -393,7 +393,10 @@ class Segmenter:
         if cur[i].text == "set_option":
             j += 2  # option name, value
         else:
+            code = self.src.code
             while (t := cur[j]) is not None:
+                if t.start and code[t.start - 1] == "\n":
+                    break  # column 0: the next command (`open Lake DSL` then `package …`)
                 if t.kind == SYM and t.text in ("(", "[", "{", "⦃"):
                     j = self._skip_group(cur, j)
                 elif t.kind == IDENT and t.text != "in" and (t.text not in RESERVED or t.text in _OPEN_ARG_WORDS):
@@ -626,11 +629,11 @@ class Segmenter:
                 starts.append(p)
         helpers: list[Helper] = []
         bounds = starts + [end]
+        doc = None
+        attrs: list[tuple[Token, ...]] = []
         for a, b in zip(bounds, bounds[1:]):
             cur = _Cursor(src, a, b)
             i = 0
-            doc = None
-            attrs: list[tuple[Token, ...]] = []
             while (t := cur[i]) is not None:
                 if t.kind == DOC:
                     doc = t
@@ -644,11 +647,15 @@ class Segmenter:
                 else:
                     break
             name = cur[i]
+            if name is None:
+                continue  # a doc comment or attributes on a line of their own: they go with the next
             if not self._is_name(name):
+                doc, attrs = None, []
                 continue
             value = self._signature_end(name.end, b, "def")
             helpers.append(Helper(doc=doc, attributes=tuple(attrs), name=name,
                                   signature_end=b if value is None else value, value_start=value, end=b))
+            doc, attrs = None, []
         return tuple(helpers)
 
     def _signature_end(self, start: int, end: int, kind: str) -> int | None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from bisect import bisect_right
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
@@ -27,7 +28,10 @@ DEFERRED_LINE = re.compile(r"^[ \t]*Deferred:[ \t]*(\S.*?)[ \t]*$", re.MULTILINE
 _SORRY_WORDS = frozenset({"sorry", "admit"})
 # `sorry`/`admit` as a term or tactic: not a field or projection (`.sorry`, `Foo.sorry`), not part
 # of an identifier. Constructor and pattern names (`| sorry : Proof`) are filtered in Python.
-_SORRY = re.compile(rf"(?<![{ID_CHARS}.])(?:sorry|admit)(?![{ID_CHARS}])")
+_SORRY = re.compile(rf"(?<![{ID_CHARS}.`])(?:sorry|admit)(?![{ID_CHARS}])")
+_ID_CHAR_RE = re.compile(rf"[{ID_CHARS}.]")
+_OPENER = re.compile("[([{⟨⦃⟦⟪⁅]")
+_QUOTE_LEVELS = 8
 _NEXT_CODE = re.compile(r"\s*(:=|:|=>|\(|[^\s])?")
 _TRIVIAL_WRAPPERS = frozenset({"by", "exact", "(", ")", "·", "."})
 _SHORT_VALUE = 80  # a value with more code characters than this cannot be a bare `sorry`
@@ -193,6 +197,7 @@ class _ScopeWalker:
         self.diagnostics = diagnostics
         self.imports: list[str] = []
         self.exports: list[tuple[str, str]] = []
+        self._openers: dict[int, list[int]] | None = None
 
     def _warn(self, tok: LeanToken, msg: str) -> None:
         self.diagnostics.append(Diagnostic(tok.start, "warning", msg))
@@ -384,8 +389,36 @@ class _ScopeWalker:
                 continue  # a field or named argument called `sorry`
             if k >= 0 and code[k] == "|" and nxt in (":", "=>", "("):
                 continue  # a constructor or pattern named `sorry`
+            if nxt == ":" and (k < 0 or code[k] == "\n" or self.src.first_on_line(x.start())):
+                continue  # a structure field or binder named `sorry`
+            if self._in_quotation(x.start()):
+                continue  # object-level syntax: `(tactic| sorry), q(sorry : $P)
             found.append(self.src.map.pos(x.start()))
         return tuple(found)
+
+    def _in_quotation(self, offset: int) -> bool:
+        """Is ``offset`` inside a syntax or expression quotation (`` `(…) ``, ``q(…)``, ``Q(…)``)?
+        Looks at up to ``_QUOTE_LEVELS`` enclosing brackets, found by bisection in the file's
+        openers grouped by depth (built once per file, on its first ``sorry``): no quadratic path."""
+        code = self.src.code
+        if self._openers is None:
+            depth = self.src._depth
+            self._openers = {}
+            for m in _OPENER.finditer(code):
+                self._openers.setdefault(depth[m.start()], []).append(m.start())
+        d = self.src.depth_at(offset)
+        for level in range(d, max(0, d - _QUOTE_LEVELS), -1):
+            opens = self._openers.get(level)
+            if not opens:
+                return False
+            k = bisect_right(opens, offset) - 1
+            if k < 0:
+                return False
+            p = opens[k]
+            before = code[max(0, p - 2) : p]
+            if before.endswith("`") or (before.endswith(("q", "Q")) and (len(before) < 2 or not _ID_CHAR_RE.match(before[0]))):
+                return True
+        return False
 
     def _only_sorry(self, value_start: int | None, end: int) -> bool:
         """Is the value exactly ``:= sorry`` / ``:= by sorry`` (or ``exact sorry``, ``admit``)?"""

@@ -322,8 +322,9 @@ class LeanSource:
         bases = np.concatenate(([0], running[at - 1]))
         depth = running - np.minimum(bases[seg], within)
         # A list: indexing it is ~30x cheaper than indexing a numpy array element by element.
-        self._depth = depth.tolist()
         self.unclosed = [int(p) for p in at[depth[at - 1] > 0]]
+        depth[at - 1] = 0  # the depth "just before" a restart (a newline) is the restarted one
+        self._depth = depth.tolist()
 
     def in_guillemets(self, offset: int) -> bool:
         """Is ``offset`` strictly inside a «…» identifier?"""
