@@ -11,19 +11,36 @@ in one run:
   Mathlib's declaration density — where per-declaration costs dominate.
 
     python benchmarks/bench_lean_reader.py [--mb 20] [--keep DIR]
+
+Real trees (issue 14): ``--real DIR [DIR ...]`` measures, on checkouts of real Lean libraries
+(e.g. Mathlib and Batteries fetched into the git-ignored ``.cache/lean-corpus/``):
+
+* file by file: files the reader rejects, declarations found against a line-regex count of
+  declaration keywords, and declarations reported not ``proved`` although their tree has no sorry
+  that the reader located (listed, for review by hand);
+* the whole process, ``python -m bridge status --no-kernel`` writing and validating the JSON, in a
+  fresh interpreter: wall time, MB/s and peak RSS (of the process and any pool workers it starts).
+  Target: >= 10 MB/s and <= 1 GB RSS on Mathlib.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import re
 import random
+import subprocess
+import sys
 import shutil
 import tempfile
 import time
 from pathlib import Path
 
+from bridge.lean.errors import LeanSyntaxError
+from bridge.lean.reader import read_bytes
 from bridge.lean.status import compute_statuses
-from bridge.lean.tree import read_tree
+from bridge.lean.tokens import LeanSource
+from bridge.lean.tree import lean_files, read_tree
 
 TEMPLATE_HEADER = """import Mathlib.Analysis.SpecialFunctions.Pow.Real
 
@@ -170,12 +187,151 @@ def measure(root: Path, profile: str, target_bytes: int) -> None:
           f"  (target >= 2 MB/s)")
 
 
+# A declaration keyword starting a line, after optional attributes and modifiers: the baseline count.
+_REGEX_DECL = re.compile(
+    r"^(?:@\[[^\n]*\]\s*)?(?:(?:private|protected|noncomputable|partial|unsafe|nonrec|public|meta)\s+)*"
+    r"(?:theorem|lemma|def|abbrev|instance|example|axiom|opaque|structure|class|inductive)(?=\s)",
+    re.MULTILINE,
+)
+_KEYWORD_KINDS = {"theorem", "lemma", "def", "abbrev", "instance", "example", "axiom", "opaque", "structure",
+                  "class", "inductive"}
+
+
+def _tree_rss_kb(pid: int) -> int:
+    """Resident set of ``pid`` and its descendants, in kB (Linux /proc)."""
+    total = 0
+    todo = [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            with open(f"/proc/{p}/status", encoding="utf-8") as fh:
+                for line in fh:
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1])
+            with open(f"/proc/{p}/task/{p}/children", encoding="utf-8") as fh:
+                todo.extend(int(c) for c in fh.read().split())
+        except OSError:
+            continue
+    return total
+
+
+def whole_process(root: Path, out: Path) -> tuple[float, float, int, str]:
+    """Run ``python -m bridge status`` on ``root``: (seconds, peak RSS in MB, exit code, stderr tail)."""
+    env = dict(os.environ)
+    cmd = [sys.executable, "-m", "bridge", "status", "--no-kernel", "-q", "--lean-dir", str(root), "--out", str(out)]
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    peak = 0
+    import threading
+
+    err: list[bytes] = []
+    reader = threading.Thread(target=lambda: err.append(proc.stderr.read()))
+    reader.start()
+    while proc.poll() is None:
+        peak = max(peak, _tree_rss_kb(proc.pid))
+        time.sleep(0.05)
+    reader.join()
+    elapsed = time.perf_counter() - t0
+    tail = err[0].decode("utf-8", "replace").strip().splitlines()[-3:] if err and err[0] else []
+    return elapsed, peak / 1024, proc.returncode, " | ".join(tail)
+
+
+def measure_real(root: Path, whole: bool = True) -> None:
+    paths = lean_files(root)
+    size = 0
+    errors: list[str] = []
+    files = []
+    regex_count = masked_count = found_count = 0
+    differing = []
+    t0 = time.perf_counter()
+    for path in paths:
+        data = path.read_bytes()
+        size += len(data)
+        rel = path.relative_to(root).as_posix()
+        text = data.decode("utf-8", "replace")
+        regex_count += len(_REGEX_DECL.findall(text))
+        try:
+            f = read_bytes(data, rel)
+        except LeanSyntaxError as exc:
+            errors.append(str(exc))
+            continue
+        files.append(f)
+        # The same regex over the code with comments, strings and doc comments masked (by the
+        # reader's lexer): it no longer counts declarations quoted in prose.
+        masked = len(_REGEX_DECL.findall(LeanSource(text.lstrip("\ufeff"), rel).code))
+        masked_count += masked
+        got = sum(1 for d in f.declarations if d.kind in _KEYWORD_KINDS and not getattr(d, "parent", None))
+        found_count += got
+        if got != masked:
+            differing.append((rel, masked, got))
+    t1 = time.perf_counter()
+    try:
+        statuses = compute_statuses(files)
+    except LeanSyntaxError as exc:  # a tree-level error (the reader before issue 14: duplicate names)
+        print(f"[{root}] {len(paths)} files: {len(errors)} files with errors; the tree fails as a whole: {exc}")
+        return
+    t2 = time.perf_counter()
+    with_sorry = [r for r in statuses if r.decl.sorries]
+    not_proved = [r for r in statuses if r.status != "proved"]
+    by_name = {r.decl.name: r for r in statuses}
+
+    def root_cause(r) -> str:
+        d = r.decl
+        if d.sorries:
+            return "own sorry"
+        if d.kind == "axiom":
+            return "axiom"
+        if r.status == "stub":
+            return "statement True (contract: stub)"
+        return "uses a declaration that is not proved"
+
+    causes: dict[str, int] = {}
+    for r in not_proved:
+        causes[root_cause(r)] = causes.get(root_cause(r), 0) + 1
+    diagnostics = [x for f in files for x in f.diagnostics]
+    notes = sum(1 for x in diagnostics if x[2] == "note")
+    print(f"[{root}] {len(paths)} files, {size / 1e6:.1f} MB (in-process read {t1 - t0:.1f} s, status {t2 - t1:.1f} s)")
+    print(f"  files with errors: {len(errors)}")
+    for e in errors[:8]:
+        print(f"    {e[:160]}")
+    print(f"  diagnostics: {notes} notes (unknown commands skipped), {len(diagnostics) - notes} warnings")
+    print(f"  declarations: line regex {regex_count}; the same regex on masked code {masked_count}; reader "
+          f"(keyword kinds) {found_count}; all entries {len(statuses)}; files where masked regex and reader "
+          f"differ: {len(differing)}")
+    for rel, expected, got in differing[:8]:
+        print(f"    {rel}: masked regex {expected}, reader {got}")
+    print(f"  declarations with a located sorry: {len(with_sorry)}; not proved: {len(not_proved)} "
+          f"by cause: {causes}")
+    for r in with_sorry[:6]:
+        print(f"    sorry in {r.decl.name} ({r.decl.file}:{r.decl.line})")
+    for r in [r for r in not_proved if not r.decl.sorries and r.decl.kind != "axiom" and r.status != "stub"][:6]:
+        print(f"    {r.decl.name} ({r.decl.file}:{r.decl.line}) blocked by {', '.join(r.blocked_by)}")
+    del by_name
+    if errors or not whole:
+        print("  whole process: skipped" + (" (the tree has files the reader rejects)" if errors else ""))
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        elapsed, rss, code, tail = whole_process(root, Path(tmp) / "status.json")
+    print(f"  whole process (bridge status, JSON written + validated): {elapsed:.2f} s, "
+          f"{size / 1e6 / elapsed:.2f} MB/s, peak RSS {rss:.0f} MB, exit {code}"
+          f"  (targets >= 10 MB/s, <= 1024 MB)")
+    if code != 0:
+        print(f"    stderr: {tail[:300]}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--mb", type=float, default=20.0, help="size of each generated tree in MB (default 20)")
     ap.add_argument("--keep", type=Path, default=None, help="generate into DIR/<profile> and keep it")
     ap.add_argument("--profile", choices=["mathlib-like", "dense", "both"], default="both")
+    ap.add_argument("--real", type=Path, nargs="+", default=None,
+                    help="measure these real Lean trees instead of generated ones")
+    ap.add_argument("--no-whole", action="store_true", help="with --real: skip the whole-process run")
     args = ap.parse_args()
+    if args.real:
+        for root in args.real:
+            measure_real(root.resolve(), whole=not args.no_whole)
+        return
     profiles = ["mathlib-like", "dense"] if args.profile == "both" else [args.profile]
     for profile in profiles:
         root = (args.keep / profile) if args.keep else Path(tempfile.mkdtemp(prefix=f"lean-bench-{profile}-"))

@@ -9,7 +9,8 @@ import sys
 import textwrap
 from pathlib import Path
 
-from .jsonio import canonical_json, write_text_atomic
+from .jsonio import canonical_json, short_message, write_text_atomic
+from .pipes import print_quietly
 from .lean.errors import LeanSyntaxError
 from .lean.status import STATUSES
 from .paths import project_root
@@ -54,7 +55,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def _print_report(report, show_all: bool, out=sys.stdout) -> None:
+def _print_report(report, show_all: bool, out=None) -> None:
+    out = out or sys.stdout
     width = shutil.get_terminal_size((120, 20)).columns
     doc = report.to_json()
     s = doc["summary"]
@@ -103,7 +105,7 @@ def run(args: argparse.Namespace) -> int:
         report = run_audit(opts)
     except BadInput as exc:
         for line in exc.problems:
-            print(f"bridge audit: bad input: {line}", file=sys.stderr)
+            print(f"bridge audit: bad input: {short_message(line)}", file=sys.stderr)
         return 2
     except LeanSyntaxError as exc:
         print(f"bridge audit: bad input: {exc}", file=sys.stderr)
@@ -115,8 +117,8 @@ def run(args: argparse.Namespace) -> int:
     site = args.site_data if args.site_data is not None else root / "site" / "_data" / "audit.json"
     if str(site) != "-":
         write_text_atomic(site, text)
-    _print_report(report, args.all)
+    print_quietly(_print_report, report, args.all)
     if args.print_baseline:
         entries = [Baseline.entry(f, "TODO: why this finding is accepted") for f in report.new]
-        print(json.dumps(entries, indent=2, ensure_ascii=False))
+        print_quietly(print, json.dumps(entries, indent=2, ensure_ascii=False))
     return report.exit_code

@@ -24,8 +24,16 @@ def read_json_file(path: Path, label: str) -> tuple[Any, str | None]:
         return None, f"{label}: cannot read: {exc.strerror or exc}"
     except json.JSONDecodeError as exc:
         return None, f"{label}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}"
+    except RecursionError:
+        return None, f"{label}: JSON nested too deeply to read"
     except ValueError as exc:
         return None, f"{label}: {exc}"
+
+
+def short_message(text: str, limit: int = 300) -> str:
+    """One line of at most ``limit`` characters (a validator's message can quote a whole document)."""
+    line = " ".join(str(text).split())
+    return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
 def _refuse_constant(token: str):

@@ -6,11 +6,12 @@ import argparse
 import sys
 from pathlib import Path
 
-from .jsonio import canonical_json, write_text_atomic
+from .jsonio import write_text_atomic
 from .lean.errors import LeanSyntaxError
 from .lean.kernel import KernelReport, find_lake, find_project_root, run_kernel
 from .lean.tree import read_tree
-from .lean_status import build_status_document, lean_dir_label, validate_status_document
+from .lean_status import build_status_document, lean_dir_label, status_json, validate_status_document
+from .pipes import print_quietly
 from .paths import DEFAULT_STATUS_OUT, project_root
 
 DESCRIPTION = """\
@@ -26,8 +27,13 @@ Kernel: with `lake` on PATH (or --kernel), runs `lake build` and `lake exe moega
 lake project above --lean-dir; a declaration is kernel-`checked` only when it built and its axioms
 are within propext, Classical.choice, Quot.sound. Without a toolchain every entry is `unchecked`.
 
+Robustness: a command the reader does not know (a custom `syntax`/`macro` command, `notation3`,
+`simproc` ...) is skipped with a located note; ambiguous extents (an unclosed bracket) and names
+declared twice are warnings. Notes and warnings go to stderr as FILE:LINE:COL: severity: message.
+
 Exit status: 0 written; 1 the kernel run failed (output still written); 2 bad input or usage
-(the previous output file is left untouched).
+(a lexical error in a file: unterminated comment or string, bad UTF-8, NUL, unreadable file; a
+directory without .lean files); the previous output file is left untouched.
 """
 
 
@@ -93,18 +99,38 @@ def run(args: argparse.Namespace) -> int:
         print(f"bridge status: error: {lean_dir}: not a directory of Lean sources", file=sys.stderr)
         return 2
     base = find_project_root(lean_dir) or lean_dir.parent
+    warnings: list[str] = []
     try:
         # Parse before the kernel run: a syntax error must not cost a long build.
         files = read_tree(lean_dir, base)
+        if not files:
+            print(f"bridge status: error: {lean_dir}: no .lean file in this directory (nothing written)",
+                  file=sys.stderr)
+            return 2
         kernel, kernel_code = _kernel(args.kernel, lean_dir)
         if kernel_code == 2:
             print(f"bridge status: error: --kernel given but {kernel.reason}", file=sys.stderr)
             return 2
-        doc = build_status_document(files, lean_dir_label(lean_dir, base), kernel, args.kernel)
+        doc = build_status_document(files, lean_dir_label(lean_dir, base), kernel, args.kernel, warnings)
     except LeanSyntaxError as exc:
         print(f"{exc}", file=sys.stderr)
         return 2
     validate_status_document(doc, str(out))
-    write_text_atomic(out, canonical_json(doc))
-    _print_summary(doc, out, args.quiet)
+    write_text_atomic(out, status_json(doc))
+    print_quietly(_print_diagnostics, files, warnings, args.quiet)
+    print_quietly(_print_summary, doc, out, args.quiet)
     return kernel_code
+
+
+def _print_diagnostics(files, warnings: list[str], quiet: bool) -> None:
+    """Notes (unknown commands skipped) and warnings (ambiguous extents, duplicate names) on stderr,
+    located ``FILE:LINE:COL: severity: message``; with -q only their count."""
+    lines = [line for f in files for line in f.diagnostic_lines()] + warnings
+    if not lines:
+        return
+    if quiet:
+        n_warn = sum(1 for line in lines if ": warning: " in line)
+        print(f"bridge status: {n_warn} warnings, {len(lines) - n_warn} notes (run without -q to list them)",
+              file=sys.stderr)
+        return
+    sys.stderr.write("".join(line + "\n" for line in lines))

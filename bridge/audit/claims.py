@@ -17,7 +17,7 @@ from pathlib import Path
 
 import jsonschema
 
-from ..jsonio import read_json_file
+from ..jsonio import read_json_file, short_message
 from .expr import FormulaError, evaluate, formula_names
 from .findings import Finding
 from .interval import Interval, StatedValue, StatedValueError, parse_stated
@@ -186,7 +186,7 @@ def load_claim_files(paths: list[Path], root: Path) -> tuple[dict[str, ClaimReco
         errors = [] if fast_ok else sorted(validator.iter_errors(doc), key=lambda e: list(map(str, e.absolute_path)))
         if errors:
             for e in errors[:5]:
-                problems.append(f"{rel}: /{'/'.join(map(str, e.absolute_path))}: {e.message}")
+                problems.append(f"{rel}: /{'/'.join(map(str, e.absolute_path))}: {short_message(e.message)}")
             continue
         for i, claim in enumerate(doc["claims"]):
             pointer = f"/claims/{i}"

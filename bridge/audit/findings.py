@@ -61,6 +61,8 @@ class Baseline:
             doc = json.loads(path.read_text(encoding="utf-8"))
         except json.JSONDecodeError as exc:
             raise BaselineError(f"{path}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}") from None
+        except RecursionError:
+            raise BaselineError(f"{path}: JSON nested too deeply to read") from None
         if not isinstance(doc, dict) or doc.get("schema") != BASELINE_SCHEMA or doc.get("schema_version") != 1:
             raise BaselineError(f"{path}: /schema: expected {BASELINE_SCHEMA!r} version 1")
         entries = {}

@@ -12,3 +12,6 @@ class LeanSyntaxError(Exception):
         self.col = col
         self.message = message
         super().__init__(f"{path}:{line}:{col}: {message}")
+
+    def __reduce__(self):  # picklable across the reader's process pool
+        return (LeanSyntaxError, (self.path, self.line, self.col, self.message))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from bisect import bisect_right
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
@@ -18,12 +19,20 @@ from lark import Lark, Token, Tree
 from lark.exceptions import UnexpectedInput
 from lark.lexer import Lexer
 
-from .commands import RESERVED, DeclarationSpan, Piece, Segmenter
+from .binders import free_identifiers, variable_names
+from .commands import COLUMN0_START, RESERVED, DeclarationSpan, Diagnostic, Helper, Piece, Segmenter
 from .errors import LeanSyntaxError
-from .tokens import IDENT, IDENTS_IN_CODE, LeanSource, Token as LeanToken, decode_source
+from .tokens import ID_CHARS, IDENT, SYM, LeanSource, Token as LeanToken, decode_source
 
 DEFERRED_LINE = re.compile(r"^[ \t]*Deferred:[ \t]*(\S.*?)[ \t]*$", re.MULTILINE)
 _SORRY_WORDS = frozenset({"sorry", "admit"})
+# `sorry`/`admit` as a term or tactic: not a field or projection (`.sorry`, `Foo.sorry`), not part
+# of an identifier. Constructor and pattern names (`| sorry : Proof`) are filtered in Python.
+_SORRY = re.compile(rf"(?<![{ID_CHARS}.`])(?:sorry|admit)(?![{ID_CHARS}])")
+_ID_CHAR_RE = re.compile(rf"[{ID_CHARS}.]")
+_OPENER = re.compile("[([{⟨⦃⟦⟪⁅]")
+_QUOTE_LEVELS = 8
+_NEXT_CODE = re.compile(r"\s*(:=|:|=>|\(|[^\s])?")
 _TRIVIAL_WRAPPERS = frozenset({"by", "exact", "(", ")", "·", "."})
 _SHORT_VALUE = 80  # a value with more code characters than this cannot be a bare `sorry`
 _WHITESPACE = re.compile(r"\s+")
@@ -53,6 +62,9 @@ class Declaration:
     only_sorry: bool
     namespace: tuple[str, ...]
     opens: tuple[str, ...]
+    aliases: tuple[tuple[str, str], ...] = ()  # `open A (x)` / `renaming`: short name → name in A
+    parent: str | None = None  # a `where` helper's (or generated `foo_def`'s) declaration
+    helpers: tuple[str, ...] = ()  # its `where` helpers (and generated declarations)
 
     @property
     def statement_sha256(self) -> str:
@@ -66,6 +78,14 @@ class LeanFile:
     path: str
     sha256: str
     declarations: list[Declaration] = field(default_factory=list)
+    # (line, column, severity, message): notes and warnings, never fatal
+    diagnostics: list[tuple[int, int, str, str]] = field(default_factory=list)
+    imports: tuple[str, ...] = ()
+    # `export A (x)` in namespace N: (N.x, A.x)
+    exports: tuple[tuple[str, str], ...] = ()
+
+    def diagnostic_lines(self) -> list[str]:
+        return [f"{self.path}:{ln}:{col}: {sev}: {msg}" for ln, col, sev, msg in self.diagnostics]
 
 
 class _PieceToken(Token):
@@ -125,40 +145,78 @@ class _Scope:
     kind: str  # file | namespace | section | mutual
     name: str | None
     opens: list[str] = field(default_factory=list)
+    aliases: list[tuple[str, str]] = field(default_factory=list)
+    variables: set[str] = field(default_factory=set)
+
+
+def parse_open(tokens: tuple[LeanToken, ...]) -> tuple[list[str], list[tuple[str, str]]]:
+    """Namespaces an ``open`` opens, and the short names it brings in (``open A (x)``,
+    ``open A renaming x → y``). ``open scoped`` and ``open private`` open no namespace;
+    ``hiding`` is not modelled (the namespace counts as open)."""
+    depth = tokens[0].depth
+    top = [t for t in tokens[1:] if t.depth == depth or t.text in ("(", ")")]
+    words = [t.text for t in top]
+    if not words or words[0] in ("scoped", "private"):
+        return [], []
+    if "renaming" in words:
+        k = words.index("renaming")
+        space = words[0]
+        pairs = []
+        rest = words[k + 1 :]
+        for a, arrow, b in zip(rest, rest[1:], rest[2:]):
+            if arrow in ("→", "->"):
+                pairs.append((b, f"{space}.{a}"))
+        return [], pairs
+    if "hiding" in words:
+        return [words[0]], []
+    names: list[str] = []
+    aliases: list[tuple[str, str]] = []
+    last = None
+    for t in tokens[1:]:
+        if t.kind != IDENT or t.text in RESERVED:
+            continue
+        if t.depth == depth:
+            names.append(t.text)
+            last = t.text
+        elif t.depth == depth + 1 and last is not None:  # open A (x y): only x and y
+            if names and names[-1] == last:
+                names.pop()
+            aliases.append((t.text, f"{last}.{t.text}"))
+    return names, aliases
 
 
 class _ScopeWalker:
     """Walks parsed commands in order, tracking namespaces/sections/opens, emitting declarations."""
 
-    def __init__(self, src: LeanSource):
+    def __init__(self, src: LeanSource, diagnostics: list[Diagnostic]):
         self.src = src
         self.path = src.path
         # The root scope holds file-level ``open``s; ``end`` never pops it.
         self.scopes: list[_Scope] = [_Scope("file", None)]
         self.decls: list[Declaration] = []
+        self.diagnostics = diagnostics
+        self.imports: list[str] = []
+        self.exports: list[tuple[str, str]] = []
+        self._openers: dict[int, list[int]] | None = None
 
-    def _err(self, tok: LeanToken, msg: str) -> LeanSyntaxError:
-        return self.src.error(tok.start, msg)
+    def _warn(self, tok: LeanToken, msg: str) -> None:
+        self.diagnostics.append(Diagnostic(tok.start, "warning", msg))
 
     @property
     def namespace(self) -> tuple[str, ...]:
         return tuple(s.name for s in self.scopes if s.kind == "namespace" and s.name)
 
-    def _visible_opens(self, extra: list[str]) -> tuple[str, ...]:
+    def _visible(self, extra_opens: list[str], extra_aliases: list[tuple[str, str]]):
         opens: list[str] = []
+        aliases: list[tuple[str, str]] = []
+        variables: set[str] = set()
         for s in self.scopes:
             opens.extend(s.opens)
-        opens.extend(extra)
-        return tuple(dict.fromkeys(opens))
-
-    @staticmethod
-    def _open_names(tokens: tuple[LeanToken, ...]) -> list[str]:
-        depth = tokens[0].depth
-        return [t.text for t in tokens[1:] if t.kind == IDENT and t.depth == depth and t.text not in RESERVED]
-
-    def _no_modifiers(self, mods: list[Piece], what: str) -> None:
-        if mods:
-            raise self._err(mods[0].first, f"'{what}' cannot have a doc comment, attributes or modifiers")
+            aliases.extend(s.aliases)
+            variables |= s.variables
+        opens.extend(extra_opens)
+        aliases.extend(extra_aliases)
+        return tuple(dict.fromkeys(opens)), tuple(dict.fromkeys(aliases)), frozenset(variables)
 
     def command(self, tree: Tree) -> None:
         prefixes_tree, modifiers_tree, core = tree.children
@@ -168,40 +226,70 @@ class _ScopeWalker:
         if rule == "decl":
             self._declaration(core.children[0].piece, prefixes, mods)
         elif rule == "open_cmd":
-            self._no_modifiers(mods, "open")
-            self.scopes[-1].opens.extend(self._open_names(core.children[0].piece.tokens))
+            names, aliases = parse_open(core.children[0].piece.tokens)
+            self.scopes[-1].opens.extend(names)
+            self.scopes[-1].aliases.extend(aliases)
         elif rule == "namespace":
-            self._no_modifiers(mods, "namespace")
             for part in core.children[1].piece.first.text.split("."):
                 self.scopes.append(_Scope("namespace", part))
         elif rule == "section":
-            if any(p.terminal == "DOC" for p in mods):
-                raise self._err(mods[0].first, "a doc comment cannot precede 'section'")
             name = core.children[1].piece.first.text if len(core.children) > 1 else None
             self.scopes.append(_Scope("section", name))
         elif rule == "mutual":
             self.scopes.append(_Scope("mutual", None))
         elif rule == "end":
-            self._end(core, mods)
+            self._end(core)
+        elif rule == "other_cmd":
+            self._other(core.children[0].piece)
+        elif rule == "header":
+            toks = core.children[0].piece.tokens
+            if toks[0].text == "import" and len(toks) > 1:
+                self.imports.append(toks[-1].text)
 
-    def _end(self, core: Tree, mods: list[Piece]) -> None:
+    def _other(self, piece: Piece) -> None:
+        word = piece.first.text
+        if word == "variable":
+            self.scopes[-1].variables.update(variable_names(self.src.code, piece.first.end, piece.end))
+        elif word == "export":
+            toks = list(self.src.tokens(piece.first.end, piece.end))
+            names, aliases = parse_open((piece.first, *toks))
+            ns = ".".join(self.namespace)
+            for short, full in aliases:
+                self.exports.append((f"{ns}.{short}" if ns else short, full))
+
+    def _end(self, core: Tree) -> None:
+        """``end``, ``end A`` or ``end A.B`` (closing the last scopes whose names match, whether
+        namespaces or named sections). A mismatch is a warning; the scopes are closed as well as
+        can be told."""
         kw = core.children[0].piece.first
-        self._no_modifiers(mods, "end")
         name = core.children[1].piece.first.text if len(core.children) > 1 else None
         if len(self.scopes) == 1:
-            raise self._err(kw, "invalid 'end', there is no open namespace or section")
+            self._warn(kw, "invalid 'end', there is no open namespace or section: ignored")
+            return
         top = self.scopes[-1]
-        if top.kind in ("section", "mutual"):
-            if top.name != name:
-                expected = f"'end {top.name}'" if top.name else "'end'"
-                raise self._err(kw, f"invalid 'end', expected {expected}")
+        if name is None:
+            if top.kind == "namespace":
+                self._warn(kw, f"invalid 'end', expected 'end {top.name}'")
             self.scopes.pop()
             return
-        parts = name.split(".") if name else []
-        tail = self.scopes[-len(parts) :] if parts and len(parts) < len(self.scopes) else []
-        if not parts or [s.name for s in tail] != parts or any(s.kind != "namespace" for s in tail):
-            raise self._err(kw, f"invalid 'end', expected 'end {top.name}'")
-        del self.scopes[-len(parts) :]
+        parts = name.split(".")
+        # Match the name's parts against the innermost scopes (a named section counts with its
+        # whole name as one part sequence).
+        k = len(self.scopes)
+        rest = parts[:]
+        while rest and k > 1:
+            s = self.scopes[k - 1]
+            sparts = (s.name or "").split(".") if s.name else []
+            if not sparts or rest[-len(sparts):] != sparts:
+                break
+            del rest[-len(sparts):]
+            k -= 1
+        if not rest:
+            del self.scopes[k:]
+            return
+        expected = f"'end {top.name}'" if top.name else "'end'"
+        self._warn(kw, f"invalid 'end', expected {expected}")
+        self.scopes.pop()
 
     def _declaration(self, piece: Piece, prefixes: list[Piece], mods: list[Piece]) -> None:
         span: DeclarationSpan = piece.decl
@@ -209,94 +297,169 @@ class _ScopeWalker:
         kw = span.keyword[0]
         kind = kw.text
         line, column = src.map.pos(kw.start)
-        doc_raw = next((p.first.text for p in mods if p.terminal == "DOC"), None)
+        doc_raw = next((p.first.text for p in reversed(mods) if p.terminal == "DOC"), None)
         doc = doc_text(doc_raw) if doc_raw is not None else None
-        m = DEFERRED_LINE.search(doc) if doc else None
         modifiers = tuple(normalized_text(p.tokens) for p in mods if p.terminal == "MODIFIER")
+        attributes = tuple(normalized_text(p.tokens) for p in mods if p.terminal == "ATTRS")
         extra_opens: list[str] = []
+        extra_aliases: list[tuple[str, str]] = []
         for p in prefixes:
             if p.first.text == "open":
-                extra_opens.extend(self._open_names(p.tokens))
+                names, aliases = parse_open(p.tokens)
+                extra_opens.extend(names)
+                extra_aliases.extend(aliases)
+        opens, aliases, variables = self._visible(extra_opens, extra_aliases)
         namespace = self.namespace
-        if span.name is not None:
-            written = span.name.text
+        body_start = (span.name or span.keyword[-1]).end if not span.names else span.signature_start
+        common = dict(file=self.path, namespace=namespace, opens=opens, aliases=aliases,
+                      prefixes=tuple(normalized_text(p.tokens) for p in prefixes))
+        names = span.names or ((span.name,) if span.name is not None else ())
+        if names:
+            written = [t.text for t in names]
+            full = [self._qualify(w, namespace) for w in written]
             anonymous = False
-            name = written[len("_root_.") :] if written.startswith("_root_.") else ".".join((*namespace, written))
         else:
+            full = [".".join((*namespace, f"«{kind} at {self.path}:{line}»"))]
             anonymous = True
-            name = ".".join((*namespace, f"«{kind} at {self.path}:{line}»"))
-        body_start = (span.name or span.keyword[-1]).end
-        identifiers = src.identifiers(body_start, span.end)
-        sorries: tuple[tuple[int, int], ...] = ()
-        if "sorry" in identifiers or "admit" in identifiers:
-            sorries = tuple(
-                src.map.pos(x.start(1))
-                for x in IDENTS_IN_CODE.finditer(src.code, body_start, span.end)
-                if x.group(1) in _SORRY_WORDS
-            )
+        helper_decls = [self._helper(h, full[0], kind, variables, common) for h in span.helpers]
+        generated: list[Declaration] = []
         sig_start, sig_end = span.signature_start, span.signature_end
+        identifiers = free_identifiers(src.code, body_start, span.end, variables,
+                                       src.type_colon(sig_start, sig_end) or sig_end)
+        sorries = self._sorries(body_start, span.end)
+        statement = src.normalized(sig_start, sig_end)
+        statement_tokens = tuple(src.token_texts(sig_start, sig_end))
         colon = src.type_colon(sig_start, sig_end)
-        self.decls.append(
-            Declaration(
-                name=name,
-                kind=kind,
-                file=self.path,
-                line=line,
-                column=column,
-                anonymous=anonymous,
-                private=any(mod.split()[0] == "private" for mod in modifiers),
-                modifiers=modifiers,
-                attributes=tuple(normalized_text(p.tokens) for p in mods if p.terminal == "ATTRS"),
-                prefixes=tuple(normalized_text(p.tokens) for p in prefixes),
-                doc=doc,
-                deferred_reason=m.group(1) if m else None,
-                statement=src.normalized(sig_start, sig_end),
-                statement_tokens=tuple(src.token_texts(sig_start, sig_end)),
-                conclusion=tuple(src.token_texts(colon, sig_end)) if colon is not None else (),
-                identifiers=identifiers,
-                sorries=sorries,
-                only_sorry=bool(sorries) and self._only_sorry(span),
-                namespace=namespace,
-                opens=self._visible_opens(extra_opens),
-            )
-        )
+        conclusion = tuple(src.token_texts(colon, sig_end)) if colon is not None else ()
+        m = DEFERRED_LINE.search(doc) if doc else None
+        only_sorry = bool(sorries) and self._only_sorry(span.value_start, span.end)
+        if kind == "irreducible_def" and not anonymous:
+            # Lean generates `foo_def : foo = <value>` beside `foo`.
+            generated.append(Declaration(
+                name=f"{full[0]}_def", kind="theorem", line=line, column=column, anonymous=False,
+                private=any(mod.split()[0] == "private" for mod in modifiers), modifiers=modifiers,
+                attributes=(), doc=None, deferred_reason=None, statement=f"{full[0]} = …",
+                statement_tokens=(full[0], "=", "…"), conclusion=(), identifiers=frozenset({full[0]}),
+                sorries=(), only_sorry=False, parent=full[0], **common))
+        for qualified in full:
+            self.decls.append(Declaration(
+                name=qualified, kind=kind, line=line, column=column, anonymous=anonymous,
+                private=any(mod.split()[0] == "private" for mod in modifiers), modifiers=modifiers,
+                attributes=attributes, doc=doc, deferred_reason=m.group(1) if m else None,
+                statement=statement, statement_tokens=statement_tokens, conclusion=conclusion,
+                identifiers=identifiers, sorries=sorries, only_sorry=only_sorry,
+                helpers=tuple(h.name for h in helper_decls) + tuple(g.name for g in generated), **common))
+        self.decls.extend(generated)
+        self.decls.extend(helper_decls)
 
-    def _only_sorry(self, span: DeclarationSpan) -> bool:
+    @staticmethod
+    def _qualify(written: str, namespace: tuple[str, ...]) -> str:
+        return written[len("_root_.") :] if written.startswith("_root_.") else ".".join((*namespace, written))
+
+    def _helper(self, h: Helper, parent: str, parent_kind: str, variables: frozenset[str], common: dict
+                ) -> Declaration:
+        """A ``where`` helper as its own entry, named ``parent.helper`` as Lean names it."""
+        src = self.src
+        line, column = src.map.pos(h.name.start)
+        doc = doc_text(h.doc.text) if h.doc is not None else None
+        m = DEFERRED_LINE.search(doc) if doc else None
+        sorries = self._sorries(h.name.end, h.end)
+        colon = src.type_colon(h.name.end, h.signature_end)
+        return Declaration(
+            name=f"{parent}.{h.name.text}", kind="theorem" if parent_kind in ("theorem", "lemma") else "def",
+            line=line, column=column, anonymous=False, private=False, modifiers=(),
+            attributes=tuple(normalized_text(a) for a in h.attributes), doc=doc,
+            deferred_reason=m.group(1) if m else None,
+            statement=src.normalized(h.name.end, h.signature_end),
+            statement_tokens=tuple(src.token_texts(h.name.end, h.signature_end)),
+            conclusion=tuple(src.token_texts(colon, h.signature_end)) if colon is not None else (),
+            identifiers=free_identifiers(src.code, h.name.end, h.end, variables), sorries=sorries,
+            only_sorry=bool(sorries) and self._only_sorry(h.value_start, h.end), parent=parent, **common)
+
+    def _sorries(self, start: int, end: int) -> tuple[tuple[int, int], ...]:
+        """Locations of ``sorry``/``admit`` used as a term or tactic in code[start:end]."""
+        code = self.src.code
+        if code.find("sorry", start, end) == -1 and code.find("admit", start, end) == -1:
+            return ()
+        found = []
+        for x in _SORRY.finditer(code, start, end):
+            k = self.src.previous_code(x.start())
+            nxt = _NEXT_CODE.match(code, x.end()).group(1)
+            if nxt == ":=":
+                continue  # a field or named argument called `sorry`
+            if k >= 0 and code[k] == "|" and nxt in (":", "=>", "("):
+                continue  # a constructor or pattern named `sorry`
+            if nxt == ":" and (k < 0 or code[k] == "\n" or self.src.first_on_line(x.start())):
+                continue  # a structure field or binder named `sorry`
+            if self._in_quotation(x.start()):
+                continue  # object-level syntax: `(tactic| sorry), q(sorry : $P)
+            found.append(self.src.map.pos(x.start()))
+        return tuple(found)
+
+    def _in_quotation(self, offset: int) -> bool:
+        """Is ``offset`` inside a syntax or expression quotation (`` `(…) ``, ``q(…)``, ``Q(…)``)?
+        Looks at up to ``_QUOTE_LEVELS`` enclosing brackets, found by bisection in the file's
+        openers grouped by depth (built once per file, on its first ``sorry``): no quadratic path."""
+        code = self.src.code
+        if self._openers is None:
+            depth = self.src._depth
+            self._openers = {}
+            for m in _OPENER.finditer(code):
+                self._openers.setdefault(depth[m.start()], []).append(m.start())
+        d = self.src.depth_at(offset)
+        for level in range(d, max(0, d - _QUOTE_LEVELS), -1):
+            opens = self._openers.get(level)
+            if not opens:
+                return False
+            k = bisect_right(opens, offset) - 1
+            if k < 0:
+                return False
+            p = opens[k]
+            before = code[max(0, p - 2) : p]
+            if before.endswith("`") or (before.endswith(("q", "Q")) and (len(before) < 2 or not _ID_CHAR_RE.match(before[0]))):
+                return True
+        return False
+
+    def _only_sorry(self, value_start: int | None, end: int) -> bool:
         """Is the value exactly ``:= sorry`` / ``:= by sorry`` (or ``exact sorry``, ``admit``)?"""
-        if span.value_start is None:
+        if value_start is None:
             return False
-        value = self.src.code[span.value_start : span.end]
+        value = self.src.code[value_start:end]
         if len(value) > _SHORT_VALUE and len(_WHITESPACE.sub("", value)) > _SHORT_VALUE:
             return False
-        toks = [t.text for t in self.src.tokens(span.value_start, span.end)]
+        toks = [t.text for t in self.src.tokens(value_start, end)]
         if not toks or toks[0] != ":=":
             return False
         rest = [t for t in toks[1:] if t not in _TRIVIAL_WRAPPERS]
         return len(rest) == 1 and rest[0] in _SORRY_WORDS
 
 
-def read_source(text: str, path: str) -> list[Declaration]:
-    """Declarations of one Lean source text. Raises ``LeanSyntaxError`` on malformed input."""
-    src = LeanSource(text, path)
-    pieces = Segmenter(src).run()
+def _read(text: str, path: str) -> tuple[list[Declaration], list[Diagnostic], LeanSource, list[str],
+                                         list[tuple[str, str]]]:
+    src = LeanSource(text, path, resets=COLUMN0_START)
+    seg = Segmenter(src)
+    pieces = seg.run()
     try:
         tree = _parser().parse(pieces)
-    except UnexpectedInput as exc:
+    except UnexpectedInput as exc:  # a segmenter bug: report it located, never abort on valid Lean
         piece = getattr(getattr(exc, "token", None), "piece", None)
-        if piece is not None:
-            what = {"DOC": "doc comment", "ATTRS": "attribute list", "MODIFIER": "modifier"}.get(
-                piece.terminal, f"'{piece.first.text[:20]}'"
-            )
-            raise src.error(piece.first.start, f"unexpected {what}") from None
-        last = pieces[-1].first.start if pieces else 0
-        raise src.error(last, "unexpected end of file after a doc comment, attributes or modifiers") from None
-    walker = _ScopeWalker(src)
+        at = piece.first.start if piece is not None else 0
+        raise src.error(at, "internal error: the command structure could not be parsed") from None
+    walker = _ScopeWalker(src, seg.diagnostics)
     for cmd in tree.children:
         walker.command(cmd)
-    return walker.decls
+    return walker.decls, seg.diagnostics, src, walker.imports, walker.exports
+
+
+def read_source(text: str, path: str) -> list[Declaration]:
+    """Declarations of one Lean source text. Raises ``LeanSyntaxError`` only on lexical errors."""
+    return _read(text, path)[0]
 
 
 def read_bytes(data: bytes, path: str) -> LeanFile:
     """Decode and read one file's bytes; ``path`` is how the file is named in reports."""
     text = decode_source(data, path)
-    return LeanFile(path=path, sha256=hashlib.sha256(data).hexdigest(), declarations=read_source(text, path))
+    decls, diagnostics, src, imports, exports = _read(text, path)
+    located = sorted({(*src.map.pos(d.offset), d.severity, d.message) for d in diagnostics})
+    return LeanFile(path=path, sha256=hashlib.sha256(data).hexdigest(), declarations=decls,
+                    diagnostics=located, imports=tuple(imports), exports=tuple(exports))

@@ -13,7 +13,6 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from .errors import LeanSyntaxError
 from .kernel import KernelReport, kernel_verdict
 from .reader import Declaration, LeanFile
 from .tree import gc_paused
@@ -50,33 +49,49 @@ def local_status(decl: Declaration) -> tuple[str, list[str]]:
 
 class NameIndex:
     """Resolves identifiers in a declaration to project declarations, as Lean's scoping would:
-    the declaration's own name prefix, enclosing namespaces (innermost first), opened namespaces,
-    then the root; a dotted identifier also resolves through its prefixes (``foo.le``, ``S.field``)."""
+    locals first (the reader leaves bound names out), then the declaration's own name prefix,
+    enclosing namespaces (innermost first), opened namespaces and ``open … (x)`` / ``renaming``
+    names, ``export``ed names, then the root; a dotted identifier also resolves through its
+    prefixes (``foo.le``, ``S.field``).
 
-    def __init__(self, decls: list[Declaration]):
+    Candidates are found by suffix (every project name is indexed under each of its dotted
+    suffixes), so a look-up costs the few names sharing a suffix, not the search path's length.
+    Only declarations of files the using file imports (transitively) are visible, when the import
+    graph is known (see ``_ImportGraph``). A name declared twice (Lean accepts it across
+    independent modules) thus resolves to the copy the using file imports, else to both."""
+
+    def __init__(self, decls: list[Declaration], files: list[LeanFile] | None = None):
         self.by_name: dict[str, list[Declaration]] = defaultdict(list)
         for d in decls:
             if not d.anonymous:
                 self.by_name[d.name].append(d)
-        # Every dotted suffix of a project name: an identifier stem outside this set cannot refer
-        # to a project declaration, whatever the namespaces (a cheap filter for local names).
-        self.suffixes: set[str] = set()
-        for name in self.by_name:
+        self.exports: dict[str, str] = {}
+        for f in files or ():
+            for short, target in f.exports:
+                self.exports.setdefault(short, target)
+        # suffix → [(prefix, full name)]: `Nat.succ_le` is found under `succ_le` (prefix `Nat`)
+        # and `Nat.succ_le` (prefix ``)
+        self.by_suffix: dict[str, list[tuple[str, str]]] = defaultdict(list)
+        for name in list(self.by_name) + list(self.exports):
             parts = name.split(".")
-            self.suffixes.update(".".join(parts[k:]) for k in range(len(parts)))
+            for k in range(len(parts)):
+                self.by_suffix[".".join(parts[k:])].append((".".join(parts[:k]), name))
+        self._imports = _ImportGraph(files or [])
 
-    def check_duplicates(self) -> None:
+    def duplicates(self) -> list[tuple[Declaration, Declaration]]:
+        """Public names declared more than once: (first, other) pairs, in file order."""
+        out = []
         for name, ds in self.by_name.items():
-            public = [d for d in ds if not d.private]
-            if len(public) > 1:
-                first, dup = sorted(public, key=lambda d: (d.file, d.line))[:2]
-                raise LeanSyntaxError(
-                    dup.file, dup.line, dup.column, f"'{name}' has already been declared at {first.file}:{first.line}"
-                )
+            public = sorted((d for d in ds if not d.private), key=lambda d: (d.file, d.line))
+            out.extend((public[0], dup) for dup in public[1:])
+        return sorted(out, key=lambda p: (p[1].file, p[1].line, p[1].name))
 
     @staticmethod
-    def search_path(decl: Declaration) -> list[str]:
+    def search_path(decl: Declaration) -> dict[str, int]:
+        """Namespace → rank (lower is tried first)."""
         own = decl.name.split(".")[:-1] if not decl.anonymous else list(decl.namespace)
+        if decl.parent is not None:
+            own = decl.parent.split(".")
         spaces: list[str] = []
         for k in range(len(own), 0, -1):
             spaces.append(".".join(own[:k]))
@@ -88,54 +103,132 @@ class NameIndex:
             for k in range(len(ns), 0, -1):
                 spaces.append(".".join((*ns[:k], o)))
         spaces.append("")
-        return list(dict.fromkeys(spaces))
+        return {space: rank for rank, space in enumerate(dict.fromkeys(spaces))}
 
-    def lookup(self, name: str, file: str) -> Declaration | None:
+    def lookup(self, name: str, decl: Declaration) -> list[Declaration]:
+        target = self.exports.get(name)
+        if target is not None and name not in self.by_name:
+            name = target
         ds = self.by_name.get(name)
         if not ds:
-            return None
-        for d in ds:
-            if d.file == file or not d.private:
-                return d
-        return None
+            return []
+        visible = [d for d in ds if (d.file == decl.file or not d.private)
+                   and self._imports.visible(decl.file, d.file)]
+        return visible
 
-    def resolve(self, ident: str, decl: Declaration, path: list[str]) -> Declaration | None:
+    def resolve(self, ident: str, decl: Declaration, path: dict[str, int]) -> list[Declaration]:
         if ident.startswith("_root_."):
-            return self.lookup(ident[len("_root_.") :], decl.file)
+            return self.lookup(ident[len("_root_.") :], decl)
         parts = ident.split(".")
+        head = parts[0]
+        for short, full in decl.aliases:  # open A (x) / renaming: x means A.x
+            if short == head:
+                hits = self.resolve(".".join((full, *parts[1:])), decl, path)
+                if hits:
+                    return hits
         for k in range(len(parts), 0, -1):
             stem = ".".join(parts[:k]) if k < len(parts) else ident
-            if stem not in self.suffixes:
+            cands = self.by_suffix.get(stem)
+            if not cands:
                 continue
-            for space in path:
-                hit = self.lookup(f"{space}.{stem}" if space else stem, decl.file)
-                if hit is not None:
-                    return hit
-        return None
+            best = None
+            best_rank = None
+            for prefix, full in cands:
+                rank = path.get(prefix)
+                if rank is not None and (best_rank is None or rank < best_rank):
+                    best, best_rank = full, rank
+            if best is not None:
+                hits = self.lookup(best, decl)
+                if hits:
+                    return hits
+        return []
 
     def uses(self, decl: Declaration) -> list[Declaration]:
         path = self.search_path(decl)
-        found: dict[tuple[str, int, int], Declaration] = {}
-        suffixes = self.suffixes
+        found: dict[tuple[str, int, int, str], Declaration] = {}
+        suffixes = self.by_suffix
         for ident in decl.identifiers:
-            if "." not in ident and ident not in suffixes:
+            if "." not in ident and ident not in suffixes and not decl.aliases:
                 continue  # the common case: a local name or a library constant
-            hit = self.resolve(ident, decl, path)
-            if hit is not None and hit is not decl:
-                found[(hit.file, hit.line, hit.column)] = hit
-        return sorted(found.values(), key=lambda d: d.name)
+            for hit in self.resolve(ident, decl, path):
+                if hit is not decl and hit.name != decl.name:
+                    found[(hit.file, hit.line, hit.column, hit.name)] = hit
+        for helper in decl.helpers:  # a declaration stands or falls with its `where` helpers
+            for hit in self.by_name.get(helper, ()):
+                if hit.file == decl.file:
+                    found[(hit.file, hit.line, hit.column, hit.name)] = hit
+        return sorted(found.values(), key=lambda d: (d.name, d.file, d.line))
 
 
-def compute_statuses(files: list[LeanFile], kernel: KernelReport | None = None) -> list[DeclarationStatus]:
-    """Status of every declaration in ``files``; deterministic order (file, line, column)."""
+class _ImportGraph:
+    """Which files a file imports, transitively (module names matched to paths by suffix).
+
+    Lean only sees declarations of the modules a file imports, so a use resolves to another file
+    of the tree only if the using file imports it (transitively) — when the graph is known: a
+    file none of whose imports is in the tree (``import Mathlib`` in a project's file, a fixture
+    corpus) sees every file. Closures are bit sets (Python ints) built in import order, so the
+    cost is one OR per import edge and one AND per query."""
+
+    def __init__(self, files: list[LeanFile]):
+        by_module: dict[str, int] = {}
+        self._index = {f.path: k for k, f in enumerate(files)}
+        for k, f in enumerate(files):
+            path = f.path[: -len(".lean")] if f.path.endswith(".lean") else f.path
+            parts = path.split("/")
+            for j in range(len(parts)):
+                by_module.setdefault(".".join(parts[j:]), k)
+        edges = [[by_module[m] for m in f.imports if m in by_module] for f in files]
+        self._known = any(edges)
+        closure: list[int | None] = [None] * len(files)
+        for root in range(len(files)):
+            if closure[root] is not None:
+                continue
+            stack = [(root, 0)]
+            on_stack = {root}
+            while stack:
+                node, i = stack[-1]
+                if i < len(edges[node]):
+                    stack[-1] = (node, i + 1)
+                    nxt = edges[node][i]
+                    if closure[nxt] is None and nxt not in on_stack:  # a cycle is ill-formed Lean: cut it
+                        stack.append((nxt, 0))
+                        on_stack.add(nxt)
+                    continue
+                bits = 0
+                for nxt in edges[node]:
+                    bits |= (1 << nxt) | (closure[nxt] or 0)
+                closure[node] = bits
+                stack.pop()
+                on_stack.discard(node)
+        self._closure = closure
+
+    def visible(self, src: str, dst: str) -> bool:
+        """May a declaration of file ``src`` use one of file ``dst``?"""
+        if src == dst:
+            return True
+        a = self._index.get(src)
+        b = self._index.get(dst)
+        if a is None or b is None or not self._known:
+            return True
+        return bool((self._closure[a] >> b) & 1)
+
+
+def compute_statuses(files: list[LeanFile], kernel: KernelReport | None = None,
+                     warnings: list[str] | None = None) -> list[DeclarationStatus]:
+    """Status of every declaration in ``files``; deterministic order (file, line, column, name).
+    Tree-level warnings (duplicate names) are appended to ``warnings`` when given."""
     with gc_paused():
-        return _compute_statuses(files, kernel)
+        return _compute_statuses(files, kernel, warnings)
 
 
-def _compute_statuses(files: list[LeanFile], kernel: KernelReport | None) -> list[DeclarationStatus]:
-    decls = sorted((d for f in files for d in f.declarations), key=lambda d: (d.file, d.line, d.column))
-    index = NameIndex(decls)
-    index.check_duplicates()
+def _compute_statuses(files: list[LeanFile], kernel: KernelReport | None,
+                      warnings: list[str] | None) -> list[DeclarationStatus]:
+    decls = sorted((d for f in files for d in f.declarations), key=lambda d: (d.file, d.line, d.column, d.name))
+    index = NameIndex(decls, files)
+    if warnings is not None:
+        for first, dup in index.duplicates():
+            warnings.append(f"{dup.file}:{dup.line}:{dup.column}: warning: '{dup.name}' is also declared at "
+                            f"{first.file}:{first.line}:{first.column} (kept both; uses resolve by import order)")
     results: dict[int, DeclarationStatus] = {}
     deps: dict[int, list[Declaration]] = {}
     users: dict[int, list[int]] = defaultdict(list)

@@ -109,7 +109,8 @@ _TYPE_COLON = re.compile(r"(?<!:):(?![:=])")
 _KIND = {"doc": DOC, "moddoc": MODDOC, "string": STRING, "char": CHAR, "ident": IDENT, "number": NUMBER, "sym": SYM}
 # Identifiers in a stretch of code. Numbers (and what follows a digit: ``1e10``, ``h.1.foo``'s
 # ``1.foo`` projection) are matched without a group so ``findall`` drops them.
-IDENTS_IN_CODE = re.compile(rf"[0-9][0-9A-Za-z_.]*|({IDENT_RE})")
+# ``?a`` (a metavariable or hole name) is not a reference either.
+IDENTS_IN_CODE = re.compile(rf"[0-9][0-9A-Za-z_.]*|\?[{ID_CHARS}]+|({IDENT_RE})")
 _NON_SPACE = re.compile(r"\S")
 
 
@@ -171,15 +172,17 @@ def _fill(segment: str) -> str:
 class LeanSource:
     """One Lean file, lexically analysed: masked code, bracket depth, tokens on demand."""
 
-    def __init__(self, text: str, path: str = "<string>"):
+    def __init__(self, text: str, path: str = "<string>", resets: re.Pattern | None = None):
         self.text = text
         self.path = path
         self.map = SourceMap(text)
         nul = text.find(FILL)
         if nul != -1:
             raise self.error(nul, "NUL character in source")
+        self.guillemets: list[int] = []  # start, end, start, end, … of «…» identifiers, in order
         self.code = self._mask()
-        self._bracket_events()
+        self.unclosed: list[int] = []  # depth restarts where a bracket was still open
+        self._bracket_events(resets)
 
     def error(self, offset: int, message: str) -> LeanSyntaxError:
         line, col = self.map.pos(offset)
@@ -239,6 +242,8 @@ class LeanSource:
                 append('"' + _fill(text[start + 1 : end - 1]) + '"')
             else:  # «guillemet identifier»: code, but its inside must not be scanned
                 g = _GUILLEMET.match(text, start)
+                if g:
+                    self.guillemets += (start, g.end())
                 m = search(text, g.end() if g else start + 1)
                 continue
             done = end
@@ -290,14 +295,44 @@ class LeanSource:
                 return m.end()
 
     # -- pass 2 ---------------------------------------------------------------------------------
-    def _bracket_events(self) -> None:
+    def _bracket_events(self, resets: re.Pattern | None) -> None:
         """Bracket depth after every character of code, as a prefix sum over openers (+1) and
         closers (-1), floored at 0 so a stray closer (ill-formed Lean) changes nothing. Multi-
-        character openers (``@[``, ``%[``, ``#[``) count through their ``[``."""
+        character openers (``@[``, ``%[``, ``#[``) count through their ``[``.
+
+        Where ``resets`` matches (the commands' rule: a command keyword in column 0), the depth
+        restarts at 0, so an unclosed bracket cannot swallow the rest of the file; those offsets
+        where a bracket was still open are kept in ``unclosed``. Vectorised: the running minimum
+        restarts per segment through an offset of ``K`` per segment (K exceeds any swing)."""
         points = np.frombuffer(self.code.encode("utf-32-le"), dtype=np.uint32)
-        running = np.cumsum(_STEP[np.minimum(points, _STEP_LIMIT)])
+        n = len(points)
+        running = np.cumsum(_STEP[np.minimum(points, _STEP_LIMIT)], dtype=np.int64)
+        starts = [m.start() for m in resets.finditer(self.code)] if resets is not None else []
+        starts = [p for p in starts if p > 0]
+        if not starts:
+            depth = running - np.minimum.accumulate(np.minimum(running, 0))
+            self._depth: list[int] = depth.tolist()
+            return
+        at = np.asarray(starts, dtype=np.int64)
+        seg = np.zeros(n, dtype=np.int64)
+        seg[at] = 1
+        seg = np.cumsum(seg)
+        big = 2 * n + 2
+        within = np.minimum.accumulate(running - big * seg) + big * seg
+        bases = np.concatenate(([0], running[at - 1]))
+        depth = running - np.minimum(bases[seg], within)
         # A list: indexing it is ~30x cheaper than indexing a numpy array element by element.
-        self._depth: list[int] = (running - np.minimum.accumulate(np.minimum(running, 0))).tolist()
+        self.unclosed = [int(p) for p in at[depth[at - 1] > 0]]
+        depth[at - 1] = 0  # the depth "just before" a restart (a newline) is the restarted one
+        self._depth = depth.tolist()
+
+    def in_guillemets(self, offset: int) -> bool:
+        """Is ``offset`` strictly inside a «…» identifier?"""
+        g = self.guillemets
+        if not g:
+            return False
+        k = bisect_right(g, offset)
+        return k % 2 == 1 and offset > g[k - 1]
 
     def depth_at(self, offset: int) -> int:
         """Bracket depth just before ``offset``."""
@@ -359,9 +394,26 @@ class LeanSource:
         return m.start() if m else len(self.code)
 
     def first_on_line(self, offset: int) -> bool:
-        """Is the code at ``offset`` the first on its line (comments do not count)?"""
+        """Is the code at ``offset`` the first on its line (comments do not count)? Walks back
+        over blanks only, so the cost is the indentation, not the line (no quadratic path)."""
+        code = self.code
+        k = offset
+        while k > 0 and code[k - 1] in " \t\r":
+            k -= 1
+        return k == 0 or code[k - 1] == "\n"
+
+    def column(self, offset: int) -> int:
+        """0-based column of ``offset`` in characters (walks back to the line start)."""
         nl = self.code.rfind("\n", 0, offset)
-        return not self.code[nl + 1 : offset].strip()
+        return offset - nl - 1
+
+    def previous_code(self, offset: int) -> int:
+        """Offset of the last non-blank code character before ``offset`` (-1 if none)."""
+        code = self.code
+        k = offset - 1
+        while k >= 0 and code[k] in " \t\r\n":
+            k -= 1
+        return k
 
     def identifiers(self, start: int, end: int) -> frozenset[str]:
         """The distinct identifiers in code[start:end] (original spelling)."""

@@ -76,21 +76,38 @@ def test_depth_tracks_brackets_outside_literals():
         ('def s := "abc\n', 1, 10, "unterminated string literal"),
         ('def s := r#"abc"', 1, 10, "unterminated raw string literal"),
         ('def s := s!"{x} and', 1, 12, "unterminated string literal"),
-        ("namespace\ntheorem a : 1 = 1 := rfl", 1, 1, "expected a namespace name"),
-        ("end Foo", 1, 1, "no open namespace"),
-        ("namespace A\nend B", 2, 1, "invalid 'end', expected 'end A'"),
-        ("foo bar", 1, 1, "expected a command"),
-        ("theorem := rfl", 1, 9, "expected a declaration name"),
-        ("/-- doc -/\nnamespace A", 1, 1, "cannot have a doc comment"),
     ],
 )
-def test_malformed_source_gives_located_error(source, line, col, message):
+def test_lexical_errors_are_located(source, line, col, message):
     with pytest.raises(LeanSyntaxError) as err:
         read_source(source, "bad.lean")
     e = err.value
     assert (e.path, e.line, e.col) == ("bad.lean", line, col)
     assert message in e.message
     assert str(e).startswith(f"bad.lean:{line}:{col}: ")
+
+
+@pytest.mark.parametrize(
+    "source, line, col, severity, message",
+    [
+        ("namespace\ntheorem a : 1 = 1 := rfl", 1, 1, "warning", "expected a namespace name"),
+        ("end Foo", 1, 1, "warning", "no open namespace"),
+        ("namespace A\nend B", 2, 1, "warning", "invalid 'end', expected 'end A'"),
+        ("foo bar", 1, 1, "note", "unknown command 'foo', skipped"),
+        ("theorem := rfl", 1, 9, "warning", "expected a declaration name"),
+        ("/-- doc -/\nnamespace A", 1, 1, "warning", "cannot have a doc comment"),
+    ],
+)
+def test_structural_problems_are_located_diagnostics_not_errors(source, line, col, severity, message):
+    f = read_bytes(source.encode(), "bad.lean")
+    assert any((ln, c, sev) == (line, col, severity) and message in msg for ln, c, sev, msg in f.diagnostics), \
+        f.diagnostics
+    assert all(text.startswith("bad.lean:") for text in f.diagnostic_lines())
+
+
+def test_structural_problem_keeps_the_next_declaration():
+    f = read_bytes(b"namespace\ntheorem a : 1 = 1 := rfl\n", "bad.lean")
+    assert [d.name for d in f.declarations] == ["a"]
 
 
 def test_undecodable_bytes_are_located():

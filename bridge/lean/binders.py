@@ -1,0 +1,121 @@
+"""Local names of a declaration: which identifiers are bound by the declaration itself.
+
+Lean resolves an identifier to a local before a global: ``theorem t (x : Nat) : x = x`` uses no
+project declaration ``x``. This module finds the names a declaration binds — binder groups
+``(x y : T)`` / ``{x : T}`` / ``[inst : C]`` (signature, ``fun``, ``∀``, ``have h (x : T)``),
+``fun``/``λ``/``∀``/``∃``/big-operator binders, ``let``/``have``/``set``/``obtain``/``intro``/
+``rintro``/``rcases … with``/``cases' … with``/``ext``/``funext``/``choose``/``case``/``next``/
+``for`` names and patterns, match-alternative patterns ``| pat =>``, set-builder ``{x | …}`` —
+and the offset of each name's first binding.
+
+**The scope rule** (an approximation of Lean's, documented in the README): a name counts as local
+from its first binding to the end of the declaration. An occurrence before the first binding is a
+use of whatever the name resolves to globally. Variables (``variable (x : T)``) bind from the
+start of every later declaration in their section. All of it is regex work over the masked code
+plus one ``findall`` per binding segment, so the cost is linear in the declaration's length.
+"""
+
+from __future__ import annotations
+
+import re
+
+from .tokens import ID_CHARS, IDENTS_IN_CODE
+
+_L = ID_CHARS.split("0-9")[0]
+_SIMPLE = rf"[{_L}][{ID_CHARS}]*"
+_SIMPLE_RE = re.compile(rf"(?<![{ID_CHARS}.])({_SIMPLE})(?![{ID_CHARS}.])")
+# (x y : T), {x : T}, ⦃x : T⦄, [inst : C]
+_GROUP = re.compile(rf"[({{⦃\[]\s*((?:{_SIMPLE}|_)(?:\s+(?:{_SIMPLE}|_))*)\s*:(?![=:])")
+# Binder keywords, then the names or patterns that follow (up to `=>`, `:=`, `:`, `,`, `;` …);
+# anonymous-constructor patterns ⟨x, hx⟩ may contain commas.
+_WORD_BINDER = (
+    r"fun|intro|intros|rintro|obtain|rcases|rename_i|next|ext|funext|choose|let|have|haveI|letI|set|"
+    r"generalize|by_cases|by_contra!?|suffices|for|mut|peel|induction'|cases'|case|with|lift"
+)
+_SYMBOL_BINDER = r"λ|∀ᶠ|∃ᶠ|∀|∃!?|Π|Σ|∑'?|∏'?|⨆|⨅|⋃|⋂|∫⁻?|∮|⨁|∐"
+_KEYWORD = re.compile(
+    rf"(?:(?<![{ID_CHARS}.])(?:{_WORD_BINDER})(?![{ID_CHARS}])|{_SYMBOL_BINDER})((?:⟨[^⟩\n]*⟩|[^\n=:;|←∈↦,⟨<>∉⊆])*)"
+)
+# `| pat =>` alternatives (and `| p₁\n | p₂ => rhs`: a line-leading `|` without `=>`)
+_PATTERN = re.compile(r"(?:^[ \t]*|(?:with|fun)[ \t]*)\|([^\n|]*?)(?:=>|$)", re.MULTILINE)
+# Antiquotations `$x` in syntax patterns bind `x`.
+_ANTIQUOTE = re.compile(rf"\$({_SIMPLE})")
+# A binder group without types in a signature: `(a i b)`.
+_BARE_GROUP = re.compile(rf"[({{⦃\[]\s*((?:{_SIMPLE}|_)(?:\s+(?:{_SIMPLE}|_))*)\s*[)}}⦄\]]")
+_SET_BUILDER = re.compile(rf"\{{\s*({_SIMPLE})\s*(?:\||∈|//)")
+_CUT_WORDS = re.compile(rf"(?<![{ID_CHARS}.])(?:using|at|in|from|generalizing|only|to)(?![{ID_CHARS}])")
+NOT_BINDERS = frozenset(
+    {"rfl", "fun", "by", "at", "with", "using", "in", "from", "only", "then", "else", "if", "do", "let", "have",
+     "show", "match", "this", "intro", "exact", "simp", "rw", "sorry", "admit", "_", "to", "generalizing",
+     "mut", "where", "calc", "true", "false"}
+)
+
+
+def _names_in(text: str) -> list[str]:
+    cut = _CUT_WORDS.search(text)
+    if cut:
+        text = text[: cut.start()]
+    return [n for n in _SIMPLE_RE.findall(text) if n not in NOT_BINDERS]
+
+
+def first_bindings(code: str, start: int, end: int, binders_end: int | None = None) -> dict[str, int]:
+    """Each name bound in code[start:end] → the offset where it is first bound; code[start:
+    binders_end] is a signature's binder part, where groups without types (``(a b)``) bind too."""
+    found: dict[str, int] = {}
+
+    def add(names: list[str], at: int) -> None:
+        for n in names:
+            if n not in found or at < found[n]:
+                found[n] = at
+
+    for m in _GROUP.finditer(code, start, end):
+        add([n for n in m.group(1).split() if n != "_"], m.start(1))
+    for m in _KEYWORD.finditer(code, start, end):
+        if m.group(1):
+            add(_names_in(m.group(1)), m.start(1))
+    for m in _PATTERN.finditer(code, start, end):
+        add(_names_in(m.group(1)), m.start(1))
+    if binders_end is not None and binders_end > start:
+        for m in _BARE_GROUP.finditer(code, start, binders_end):
+            add([n for n in m.group(1).split() if n != "_"], m.start(1))
+    if "$" in code[start:end]:
+        for m in _ANTIQUOTE.finditer(code, start, end):
+            add([m.group(1)], m.start(1))
+    if "{" in code[start:end]:
+        for m in _SET_BUILDER.finditer(code, start, end):
+            add([m.group(1)], m.start(1))
+    return found
+
+
+def free_identifiers(code: str, start: int, end: int, bound_from_start: frozenset[str] = frozenset(),
+                     binders_end: int | None = None) -> frozenset[str]:
+    """Identifiers of code[start:end] that are not local there: not bound before every use
+    (see the scope rule above), and not in ``bound_from_start`` (section variables)."""
+    bindings = first_bindings(code, start, end, binders_end)
+    found: set[str] = set()
+    order = sorted(set(bindings.values()))
+    pos = start
+    seen: set[str] = set()  # identifiers occurring before the current segment's end
+    by_offset: dict[int, list[str]] = {}
+    for name, at in bindings.items():
+        by_offset.setdefault(at, []).append(name)
+    free_bound: set[str] = set()
+    for at in order:
+        seen.update(IDENTS_IN_CODE.findall(code, pos, at))
+        pos = at
+        for name in by_offset[at]:
+            if name in seen:
+                free_bound.add(name)
+    seen.update(IDENTS_IN_CODE.findall(code, pos, end))
+    seen.discard("")
+    for ident in seen:
+        head = ident.split(".", 1)[0]
+        if (head in bindings and head not in free_bound) or head in bound_from_start:
+            continue  # a local, or a projection / dot-call on a local (`h.le`, `x.1`)
+        found.add(ident)
+    return frozenset(found)
+
+
+def variable_names(code: str, start: int, end: int) -> list[str]:
+    """Names a ``variable`` command binds."""
+    return [n for m in _GROUP.finditer(code, start, end) for n in m.group(1).split() if n != "_"]
