@@ -31,7 +31,7 @@ def _layout(fig: go.Figure, height: int) -> None:
     fig.update_layout(
         template="none", font=FONT, height=height, autosize=True, paper_bgcolor="white", plot_bgcolor="white",
         margin={"l": 64, "r": 16, "t": 40, "b": 48}, hovermode="closest",
-        legend={"orientation": "h", "yanchor": "top", "y": -0.12, "xanchor": "left", "x": 0},
+        legend={"orientation": "h", "yanchor": "top", "y": -0.14, "xanchor": "left", "x": 0},
     )
     fig.update_xaxes(showline=True, linecolor="#999", gridcolor="#eee", zeroline=False, ticks="outside")
     fig.update_yaxes(showline=True, linecolor="#999", gridcolor="#eee", zeroline=False, ticks="outside")
@@ -122,9 +122,9 @@ def memory_figure(parts: list[dict], cache_labels: dict[str, str]) -> go.Figure:
             customdata=[format_number(values.get(c, 0), "bytes") for c in caches],
             hovertemplate=f"{part.replace('_', ' ')}: %{{customdata}} bytes<extra></extra>"))
     _layout(fig, 300)
-    fig.update_layout(barmode="stack", margin={"l": 150})
+    fig.update_layout(barmode="stack", legend={"y": -0.3})
     fig.update_xaxes(title_text="stored bytes (MiB = 2²⁰ bytes)")
-    fig.update_yaxes(autorange="reversed")
+    fig.update_yaxes(autorange="reversed", automargin=True)
     return fig
 
 
@@ -136,7 +136,7 @@ def density_grid(points: int, half_width: float) -> list[float]:
 
 def explore_figures(start_p: float, xs: list[float], marks: list[dict]) -> tuple[go.Figure, go.Figure]:
     """The density at the slider's starting p (the page's script restyles trace 0 as p moves), and
-    β(p) over the slider's range with the current p (trace 1) and the measured models' β as lines."""
+    β(p) over the slider's range with the measured models' β and the slider's p (the last trace)."""
     dens = go.Figure()
     dens.add_trace(go.Scatter(x=xs, y=[gengauss.density(start_p, x) for x in xs], mode="lines", name="density",
                               line={"color": BLUE, "width": 3}, fill="tozeroy", fillcolor="rgba(0,114,178,0.12)",
@@ -144,7 +144,8 @@ def explore_figures(start_p: float, xs: list[float], marks: list[dict]) -> tuple
     for p, name, colour in ((gengauss.LAPLACE_P, "Laplace (p = 1)", ORANGE), (gengauss.GAUSSIAN_P, "Gaussian (p = 2)", GREEN)):
         dens.add_trace(go.Scatter(x=xs, y=[gengauss.density(p, x) for x in xs], mode="lines", name=name,
                                   line={"color": colour, "width": 1, "dash": "dot"}, hoverinfo="skip"))
-    _layout(dens, 320)
+    _layout(dens, 340)
+    dens.update_layout(legend={"y": -0.28}, margin={"b": 96})
     dens.update_xaxes(title_text="x (unit variance)", range=[xs[0], xs[-1]])
     dens.update_yaxes(title_text="density f(x)", rangemode="tozero")
 
@@ -153,8 +154,6 @@ def explore_figures(start_p: float, xs: list[float], marks: list[dict]) -> tuple
     curve.add_trace(go.Scatter(x=[g["p"] for g in grid], y=[g["beta"] for g in grid], mode="lines", name="β(p)",
                                line={"color": BLUE, "width": 2},
                                hovertemplate="p %{x:.3f}<br>β %{y:.4f}<extra></extra>"))
-    curve.add_trace(go.Scatter(x=[start_p], y=[gengauss.beta_of_p(start_p)], mode="markers", name="slider p",
-                               marker={"color": VERMILLION, "size": 12}, hovertemplate="p %{x:.3f}<br>β %{y:.4f}<extra></extra>"))
     lo, hi = grid[0]["p"], grid[-1]["p"]
     for i, m in enumerate(marks):
         colour = SERIES_COLOURS[(i + 1) % len(SERIES_COLOURS)]
@@ -172,8 +171,14 @@ def explore_figures(start_p: float, xs: list[float], marks: list[dict]) -> tuple
     curve.add_hline(y=gengauss.UNIFORM_BETA, line={"dash": "dot", "color": GREY, "width": 1},
                     annotation_text="uniform limit", annotation_position="bottom right",
                     annotation_font={"size": 10, "color": GREY})
+    # The slider's marker last, so it is drawn on top (the page restyles the last trace).
+    curve.add_trace(go.Scatter(x=[start_p], y=[gengauss.beta_of_p(start_p)], mode="markers", name="slider p",
+                               marker={"color": VERMILLION, "size": 13, "line": {"color": "white", "width": 2}},
+                               hovertemplate="p %{x:.3f}<br>β %{y:.4f}<extra></extra>"))
     _layout(curve, 380)
-    curve.update_xaxes(title_text="shape p (log scale)", type="log")
+    ticks = [2.0 ** k for k in range(math.ceil(gengauss.SLIDER.log2_min), math.floor(gengauss.SLIDER.log2_max) + 1)]
+    curve.update_xaxes(title_text="shape p (log scale)", type="log", tickvals=ticks,
+                       ticktext=[f"{t:g}" for t in ticks], range=[math.log10(lo), math.log10(hi)])
     curve.update_yaxes(title_text="β (moment ratio)")
     curve.update_layout(showlegend=False)
     return dens, curve

@@ -211,10 +211,20 @@ def convergence_page(inputs: Inputs) -> dict:
                      "crossing_table": _crossing_table(arm or rel, crossings, steps),
                      "crossing_note": crossings.get("description", ""), "steps": steps,
                      "beta_path": next((p for p, d in inputs.artifacts_of_kind("beta").items() if d is beta_doc), None)})
+    order = _model_order(inputs)
+    arms.sort(key=lambda a: (order.index(a["arm"]) if a["arm"] in order else len(order), a["arm"]))
     floor = 2 / math.pi
     floor_text = (f"cosine {format_number(math.sqrt(floor), 'one_bit_cosine')} = √(2/π) "
                   f"and β {format_number(floor, 'beta')} = 2/π")
     return {"arms": arms, "floor_text": floor_text}
+
+
+def _model_order(inputs: Inputs) -> list[str]:
+    """The model arms in the summary table's row order (the trained model first, as measured)."""
+    summary = inputs.artifact("evidence/summary/paper_table.json")
+    if summary is None or "models" not in summary["tables"]:
+        return []
+    return [str(r.get("model")) for r in summary["tables"]["models"]["rows"]]
 
 
 def _slug(s: str) -> str:
@@ -438,8 +448,8 @@ def coactivation_page(inputs: Inputs) -> dict:
 
 #: The readout's precision (β and √β); p is shown to the ratio precision.
 READOUT_DECIMALS = 4
-#: The widget's density trace, and the β(p) figure's "slider p" marker trace (see figures.explore_figures).
-DENSITY_TRACE, MARKER_TRACE = 0, 1
+#: The widget's density trace (see figures.explore_figures; the β(p) marker is that figure's last trace).
+DENSITY_TRACE = 0
 BETA_FORMULA = "β(p) = Γ(2/p)² / (Γ(1/p) Γ(3/p))"
 #: The density is drawn on [−X, X] with this many points.
 DENSITY_HALF_WIDTH = 3.5
@@ -504,7 +514,7 @@ def explore_page(inputs: Inputs) -> dict:
     grid_json = json.dumps({"table": table, "xs": xs}, sort_keys=True, separators=(",", ":"))
     return {
         "grid_json": grid_json, "start": start, "last": len(table) - 1, "slider_min": 0, "slider_step": 1,
-        "density_trace": DENSITY_TRACE, "marker_trace": MARKER_TRACE, "readout_decimals": READOUT_DECIMALS,
+        "density_trace": DENSITY_TRACE, "marker_trace": len(curve.data) - 1, "readout_decimals": READOUT_DECIMALS,
         "readout_precision": f"{READOUT_DECIMALS} decimals", "beta_formula": BETA_FORMULA,
         "laplace_p": format_number(gengauss.LAPLACE_P, "count"), "gaussian_p": format_number(gengauss.GAUSSIAN_P, "count"),
         "density_figure": figures.to_json(dens), "curve_figure": figures.to_json(curve),
