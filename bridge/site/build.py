@@ -26,6 +26,9 @@ NARROW_BREAKPOINT_PX = 500
 VIEWPORT = "width=device-width, initial-scale=1"
 TOOL = "python -m bridge site build"
 PLOTLY_JS = "plotly.min.js"
+#: What a page holding a chart contains (see the ``figure`` macro in site/templates/macros.html).
+FIGURE_MARKER = 'type="application/json" data-figure='
+
 
 
 class SiteBuildError(Exception):
@@ -91,9 +94,10 @@ def render_site(inputs: Inputs, template_dir: Path, static_dir: Path, out: Path)
     }
     written = []
     for slug, title in pages.PAGES:
-        ctx = contexts[slug]
-        html = env.get_template(f"{slug}.html").render(
-            **common, **ctx, slug=slug, title=title, root="", uses_plotly=_uses_plotly(ctx))
+        template = env.get_template(f"{slug}.html")
+        html = template.render(**common, **contexts[slug], slug=slug, title=title, root="", uses_plotly=True)
+        if FIGURE_MARKER not in html:  # no chart on this page: do not load plotly.js
+            html = template.render(**common, **contexts[slug], slug=slug, title=title, root="", uses_plotly=False)
         _write(out / f"{slug}.html", html)
         written.append(f"{slug}.html")
     for src in pages.lean_source_pages(inputs):
@@ -112,10 +116,6 @@ def render_site(inputs: Inputs, template_dir: Path, static_dir: Path, out: Path)
         dest.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(inputs.root / rel, dest)
     return written
-
-
-def _uses_plotly(ctx: dict) -> bool:
-    return any(k.endswith("figure") or k in ("memory", "arms") for k, v in ctx.items() if v)
 
 
 def _write(path: Path, text: str) -> None:

@@ -37,6 +37,26 @@ def _layout(fig: go.Figure, height: int) -> None:
     fig.update_yaxes(showline=True, linecolor="#999", gridcolor="#eee", zeroline=False, ticks="outside")
 
 
+def hline(y: float, axis: str = "", *, dash: str, color: str, width: float = 1, label: str = "",
+          position: str = "top left", font_color: str | None = None) -> tuple[dict, dict | None]:
+    """A horizontal line across the plot of y-axis ``y{axis}`` (and its label): a plain layout shape,
+    which plotly draws exactly as ``add_hline`` would, without re-validating the figure each time."""
+    shape = {"type": "line", "xref": f"x{axis} domain", "yref": f"y{axis}", "x0": 0, "x1": 1, "y0": y, "y1": y,
+             "line": {"dash": dash, "color": color, "width": width}}
+    if not label:
+        return shape, None
+    vert, horiz = position.split()
+    note = {"text": label, "xref": f"x{axis} domain", "yref": f"y{axis}", "x": {"left": 0, "right": 1}[horiz], "y": y,
+            "xanchor": horiz, "yanchor": "bottom" if vert == "top" else "top", "showarrow": False,
+            "font": {"size": 11, "color": font_color or color}}
+    return shape, note
+
+
+def add_lines(fig: go.Figure, lines: list[tuple[dict, dict | None]]) -> None:
+    fig.update_layout(shapes=[*fig.layout.shapes, *(s for s, _ in lines)],
+                      annotations=[*fig.layout.annotations, *(a for _, a in lines if a is not None)])
+
+
 def to_json(fig: go.Figure) -> str:
     """Deterministic JSON {data, layout, config} (plotly's own serialiser, stdlib engine)."""
     doc = json.loads(pio.to_json(fig, validate=True, pretty=False, engine="json"))
@@ -73,10 +93,8 @@ def convergence_figure(layer: int, trace_rows: list[dict], crossings: list[dict]
         fig.add_trace(go.Scatter(x=x, y=[r["beta"] for r in rows], name=label, showlegend=False,
                                  hovertemplate=f"{label}<br>step %{{x}}<br>β %{{y:.4f}}<extra></extra>",
                                  **common), row=2, col=1)
-    for t in sorted({c["threshold"] for c in crossings}):
-        fig.add_hline(y=t, line={"dash": "dot", "color": GREY, "width": 1}, row=1, col=1,
-                      annotation_text=f"cos {format_number(t, 'one_bit_cosine')}",
-                      annotation_position="top left", annotation_font={"size": 11, "color": GREY})
+    lines = [hline(t, dash="dot", color=GREY, label=f"cos {format_number(t, 'one_bit_cosine')}")
+             for t in sorted({c["threshold"] for c in crossings})]
     hits = [c for c in crossings if c["crossed"] == "yes"]
     if hits:
         fig.add_trace(go.Scatter(
@@ -87,20 +105,19 @@ def convergence_figure(layer: int, trace_rows: list[dict], crossings: list[dict]
                   f"first reached at step {c['step']}" for c in hits],
             hovertemplate="%{text}<extra></extra>"), row=1, col=1)
     if srht is not None:
-        for row, key, name in ((1, "cos_srht", "SRHT cosine (this layer)"), (2, "beta_srht", "SRHT β (this layer)")):
-            fig.add_hline(y=srht[key], line={"dash": "dash", "color": SKY, "width": 2}, row=row, col=1,
-                          annotation_text=f"SRHT {format_number(srht[key], 'beta')}",
-                          annotation_position="bottom right", annotation_font={"size": 11, "color": "#1f6f99"})
+        for axis, key in (("", "cos_srht"), ("2", "beta_srht")):
+            lines.append(hline(srht[key], axis, dash="dash", color=SKY, width=2, position="bottom right",
+                               label=f"SRHT {format_number(srht[key], 'beta')}", font_color="#1f6f99"))
     floor_beta = 2 / math.pi
-    fig.add_hline(y=math.sqrt(floor_beta), line={"dash": "dot", "color": "#bbb", "width": 1}, row=1, col=1)
-    fig.add_hline(y=floor_beta, line={"dash": "dot", "color": "#bbb", "width": 1}, row=2, col=1)
+    lines.append(hline(math.sqrt(floor_beta), dash="dot", color="#bbb"))
+    lines.append(hline(floor_beta, "2", dash="dot", color="#bbb"))
+    add_lines(fig, lines)
     _layout(fig, 560)
     fig.update_yaxes(title_text="one-bit cosine", row=1, col=1)
     fig.update_yaxes(title_text="β (moment ratio)", row=2, col=1)
     fig.update_xaxes(title_text="optimiser step", row=2, col=1)
     if steps:
         fig.update_xaxes(range=[0, steps])
-    fig.update_annotations(font_size=12, selector={"text": f"layer {layer}: one-bit cosine"})
     return fig
 
 
@@ -125,6 +142,43 @@ def memory_figure(parts: list[dict], cache_labels: dict[str, str]) -> go.Figure:
     fig.update_layout(barmode="stack", legend={"y": -0.3})
     fig.update_xaxes(title_text="stored bytes (MiB = 2²⁰ bytes)")
     fig.update_yaxes(autorange="reversed", automargin=True)
+    return fig
+
+
+# --- any artifact table (co-activation) -----------------------------------------------------------
+
+#: Column quantities that can serve as a chart's x axis, in order of preference.
+X_QUANTITIES = ("index", "dimension", "count", "steps")
+
+
+def table_figure(tab: dict) -> go.Figure | None:
+    """A line chart of an artifact table: x = its first index-like column, one line per other numeric
+    column and label group. None when the table has no such x column or nothing to plot."""
+    cols = tab["columns"]
+    xs = [k for q in X_QUANTITIES for k, c in cols.items() if c["quantity"] == q]
+    if not xs or len(tab["rows"]) < 2:
+        return None
+    x = xs[0]
+    labels = [k for k, c in cols.items() if c["quantity"] == "label"]
+    ys = [k for k, c in cols.items() if c["quantity"] != "label" and k != x]
+    if not ys:
+        return None
+    groups: dict[tuple, list[dict]] = defaultdict(list)
+    for row in tab["rows"]:
+        groups[tuple(row[k] for k in labels)].append(row)
+    fig = go.Figure()
+    i = 0
+    for y in ys:
+        for key, rows in sorted(groups.items()):
+            rows = sorted(rows, key=lambda r: r[x])
+            name = (cols[y].get("description") or y) + (f" ({', '.join(map(str, key))})" if key else "")
+            fig.add_trace(go.Scatter(x=[r[x] for r in rows], y=[r[y] for r in rows], mode="lines+markers", name=name,
+                                     line={"color": SERIES_COLOURS[i % len(SERIES_COLOURS)]}))
+            i += 1
+    _layout(fig, 360)
+    fig.update_xaxes(title_text=cols[x].get("description") or x)
+    quantities = sorted({cols[y]["quantity"] for y in ys})
+    fig.update_yaxes(title_text=" / ".join(q.replace("_", " ") for q in quantities))
     return fig
 
 
@@ -155,6 +209,7 @@ def explore_figures(start_p: float, xs: list[float], marks: list[dict]) -> tuple
                                line={"color": BLUE, "width": 2},
                                hovertemplate="p %{x:.3f}<br>β %{y:.4f}<extra></extra>"))
     lo, hi = grid[0]["p"], grid[-1]["p"]
+    lines = []
     for i, m in enumerate(marks):
         colour = SERIES_COLOURS[(i + 1) % len(SERIES_COLOURS)]
         if m["p"] is not None and lo <= m["p"] <= hi:
@@ -165,12 +220,9 @@ def explore_figures(start_p: float, xs: list[float], marks: list[dict]) -> tuple
         else:
             # No shape on the slider has this β (above the uniform limit, or tails heavier than
             # Laplace): a dashed level, named.
-            curve.add_hline(y=m["beta"], line={"dash": "dash", "color": colour, "width": 1},
-                            annotation_text=m["label"], annotation_position="top left",
-                            annotation_font={"size": 10, "color": "#333"})
-    curve.add_hline(y=gengauss.UNIFORM_BETA, line={"dash": "dot", "color": GREY, "width": 1},
-                    annotation_text="uniform limit", annotation_position="bottom right",
-                    annotation_font={"size": 10, "color": GREY})
+            lines.append(hline(m["beta"], dash="dash", color=colour, label=m["label"], font_color="#333"))
+    lines.append(hline(gengauss.UNIFORM_BETA, dash="dot", color=GREY, label="uniform limit", position="bottom right"))
+    add_lines(curve, lines)
     # The slider's marker last, so it is drawn on top (the page restyles the last trace).
     curve.add_trace(go.Scatter(x=[start_p], y=[gengauss.beta_of_p(start_p)], mode="markers", name="slider p",
                                marker={"color": VERMILLION, "size": 13, "line": {"color": "white", "width": 2}},

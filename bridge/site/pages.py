@@ -436,7 +436,13 @@ def coactivation_page(inputs: Inputs) -> dict:
         if not (rel.startswith(COACTIVATION_DIR) or doc["kind"] == "coactivation"):
             continue
         slug = _slug(doc["artifact_id"])
-        studies.append({
+        charts = []
+        for name, tab in doc["tables"].items():
+            fig = figures.table_figure(tab)
+            if fig is not None:
+                charts.append({"id": f"{slug}-{_slug(name)}-figure", "figure": figures.to_json(fig),
+                               "caption": f"{tab.get('description') or name} (the table below holds the same rows)"})
+        studies.append({"charts": charts,
             "path": rel, "href": data_href(rel), "id": doc["artifact_id"], "description": doc["description"],
             "measures": measures_table(f"{slug}-measures", doc["measures"], doc["description"]) if doc["measures"] else None,
             "tables": [artifact_table(f"{slug}-{_slug(name)}", tab) for name, tab in doc["tables"].items()],
