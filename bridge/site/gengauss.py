@@ -100,6 +100,6 @@ class ShapeGrid:
         return max(0, min(n, i))
 
 
-#: Laplace (2⁰) to p = 2⁶ = 64, where β is within 1% of the uniform law's 3/4; 241 positions put
+#: Laplace (2⁰) to p = 2⁶ = 64, where β is within 0.05% of the uniform law's 3/4; 241 positions put
 #: the Gaussian on a grid point (t = 1 is position 40).
 SLIDER = ShapeGrid(log2_min=0.0, log2_max=6.0, positions=241)
