@@ -10,7 +10,7 @@ VPY    := $(VENV)/bin/python
 # Reinstall whenever the dependency list changes.
 STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: help run test bench status spread lean-build clean-venv
+.PHONY: help run test bench status spread site serve lean-build clean-venv
 
 help:
 	@echo "make run     set up .venv and run the main job (see README)"
@@ -18,6 +18,8 @@ help:
 	@echo "make bench   run the benchmarks (prints ratios; not part of tests)"
 	@echo "make status  regenerate site/_data/lean_status.json"
 	@echo "make spread  rerun the study under other seeds, threads and CPU kernels (~30 min)"
+	@echo "make site    build the microsite into site/_build (python -m bridge site build)"
+	@echo "make serve   build the site and serve it on http://127.0.0.1:$(PORT)/ (PORT=...)"
 	@echo "make lean-build   lake exe cache get && lake build (needs elan)"
 
 $(VPY):
@@ -32,10 +34,14 @@ $(STAMP): pyproject.toml | $(VPY)
 	@rm -f $(VENV)/.installed-*
 	@touch $@
 
+# The site is built even when the audit reports new findings (the pages show them); the audit's
+# exit status is still the target's.
 run: $(STAMP)
 	$(VPY) -m bridge status
 	$(VPY) -m moegauge run
-	$(VPY) -m bridge audit
+	@$(VPY) -m bridge audit; audit=$$?; \
+	  $(VPY) -m bridge site build || exit $$?; \
+	  exit $$audit
 
 # Reruns under other seeds, one thread and AVX2 kernels (~30 min); the claims stage states every
 # measured claim at the precision this spread supports. Not part of `make run`.
@@ -51,6 +57,14 @@ bench: $(STAMP)
 
 status: $(STAMP)
 	$(VPY) -m bridge status
+
+site: $(STAMP)
+	$(VPY) -m bridge site build
+
+PORT ?= 8000
+serve: site
+	@echo "serving site/_build on http://127.0.0.1:$(PORT)/ (Ctrl-C stops)"
+	$(VPY) -m http.server --bind 127.0.0.1 --directory site/_build $(PORT)
 
 lean-build:
 	lake exe cache get && lake build

@@ -1,19 +1,19 @@
-"""``python -m bridge``: the auditor's command line (``status`` today; ``audit`` and ``site`` join it)."""
+"""``python -m bridge``: the auditor's command line (``status``, ``audit`` and ``site build``)."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
-from . import __version__, audit_cli, status_cli
+from . import __version__, audit_cli, site_cli, status_cli
 
-COMMANDS = (status_cli, audit_cli)
+COMMANDS = (status_cli, audit_cli, site_cli)
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m bridge",
-        description="MoEGauge bridge: Lean theorem status, evidence audit and site data.",
+        description="MoEGauge bridge: Lean theorem status, evidence audit and the microsite.",
     )
     parser.add_argument("--version", action="version", version=f"bridge {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
