@@ -96,6 +96,11 @@ class ProvenanceContext:
         return self._hashes[rel]
 
 
+#: Input roles of intermediates that are never committed (``evidence/captures/``): when absent they
+#: are not findings; when present they must still match.
+REGENERATED_ROLES = frozenset({"capture", "capture_manifest"})
+
+
 def check_provenance(rel: str, doc: dict, ctx: ProvenanceContext) -> list[Finding]:
     prov = doc["provenance"]
     aid = doc["artifact_id"]
@@ -105,6 +110,8 @@ def check_provenance(rel: str, doc: dict, ctx: ProvenanceContext) -> list[Findin
                            "made by other code than py/moegauge now holds: rerun the stage that makes it", aid))
     for i, item in enumerate(prov["inputs"]):
         current = ctx.file_sha256(item["path"])
+        if current is None and item["role"] in REGENERATED_ROLES:
+            continue  # a git-ignored intermediate, absent until a run remakes it (then it is checked)
         if current is None:
             out.append(Finding("provenance.stale_input", "warning", rel, f"/provenance/inputs/{i}",
                                f"input {item['path']} no longer exists", aid))

@@ -180,6 +180,33 @@ def test_stale_and_missing_inputs(project):
     assert "no longer exists" in f.message
 
 
+def test_absent_capture_intermediates_are_not_findings_but_changed_ones_are(project):
+    """Capture shards are git-ignored: absent on a fresh clone (fine), but once a run remade them
+    they must match what the artifact was computed from."""
+    shard = project.root / "evidence" / "captures" / "shard-00000.safetensors"
+    shard.parent.mkdir(parents=True)
+    shard.write_bytes(b"captured keys")
+    from moegauge.provenance import sha256_file
+    project.edit_artifact(lambda d: d["provenance"]["inputs"].append(
+        {"path": "evidence/captures/shard-00000.safetensors", "sha256": sha256_file(shard), "role": "capture"}))
+    assert not [f for f, _ in audit(project).findings if f.rule == "provenance.stale_input"]
+    shard.write_bytes(b"other keys")
+    (f,) = [f for f, _ in audit(project).findings if f.rule == "provenance.stale_input"]
+    assert "changed" in f.message and f.pointer == "/provenance/inputs/1"
+    shard.unlink()
+    assert not [f for f, _ in audit(project).findings if f.rule == "provenance.stale_input"]
+
+
+def test_claim_stated_finer_than_its_spread(project):
+    claims = project.claims()
+    claims[0]["spread"] = {"value": 0.002, "artifact": "evidence/spread/spread.json"}  # "0.637" is ±0.0005
+    project.write_claims(claims)
+    assert ("claim.spread", "beta_srht") in rules(audit(project), ("warning",))
+    claims[0]["spread"]["value"] = 0.0001
+    project.write_claims(claims)
+    assert ("claim.spread", "beta_srht") not in rules(audit(project), ("warning",))
+
+
 def test_dirty_tree(project):
     project.edit_artifact(lambda d: d["provenance"].update(git_dirty=True, git_commit="ab" * 20))
     assert ("provenance.dirty", "beta_demo") in rules(audit(project))
