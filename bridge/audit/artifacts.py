@@ -17,13 +17,16 @@ from .quantities import QUANTITIES
 # Under evidence/: what is not an artifact.
 NON_ARTIFACT_DIRS = ("claims", "captures")
 NON_ARTIFACT_FILES = ("audit_baseline.json",)
+# the spread stage's reruns (git-ignored): intermediates summarised by evidence/spread/spread.json
+NON_ARTIFACT_PREFIXES = ("spread/runs/",)
 
 
 def discover_artifacts(evidence: Path) -> list[Path]:
     out = []
     for path in sorted(evidence.rglob("*.json")):
         rel = path.relative_to(evidence)
-        if rel.parts[0] in NON_ARTIFACT_DIRS or rel.as_posix() in NON_ARTIFACT_FILES:
+        if (rel.parts[0] in NON_ARTIFACT_DIRS or rel.as_posix() in NON_ARTIFACT_FILES
+                or rel.as_posix().startswith(NON_ARTIFACT_PREFIXES)):
             continue
         out.append(path)
     return out

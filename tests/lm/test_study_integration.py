@@ -84,6 +84,40 @@ def test_rerun_skips_every_stage(study):
     assert sum(timings.values()) < sum(study.timings.values()) / 3
 
 
+def test_changed_rotations_make_later_stages_stale(study):
+    """The rotations are an input of ppl and memory: swapping in another arm's reruns them."""
+    rot = study.evidence / "rotations" / "rotations_trained.safetensors"
+    original = rot.read_bytes()
+    try:
+        rot.write_bytes((study.evidence / "rotations" / "rotations_random_init.safetensors").read_bytes())
+        logs: list[str] = []
+        Study(SMALL, study.root, log=logs.append, progress=False).run(("ppl", "memory"))
+        assert "  trained: up to date" not in logs and "  up to date" not in logs
+    finally:
+        rot.write_bytes(original)
+        Study(SMALL, study.root, log=lambda m: None, progress=False).run(("ppl", "memory"))
+
+
+def test_provenance_records_kernels_threads_and_intermediates(study):
+    prov = artifact(study, "beta/beta_table_trained.json")["provenance"]
+    assert prov["compute"]["threads"] == SMALL.threads and prov["compute"]["cpu_capability"]
+    roles = {i["role"] for i in prov["inputs"]}
+    assert {"capture", "capture_manifest", "rotation", "model_weights"} <= roles
+
+
+def test_claims_stage_states_what_the_artifacts_say(study):
+    import json
+
+    from bridge.audit.claims import claims_validator
+
+    study.run(("claims",))
+    doc = json.loads((study.evidence / "claims" / "measured.json").read_text())
+    claims_validator().validate(doc)
+    by_id = {c["id"]: c for c in doc["claims"]}
+    bpb = artifact(study, "ppl/ppl_table_trained.json")["measures"]["bpb_fp"]["value"]
+    assert abs(float(by_id["m.bpb_fp"]["value"]) - bpb) <= 0.005  # no spread: three significant digits
+
+
 def test_changed_config_reruns_the_stage(study):
     changed = dataclasses.replace(SMALL, ppl_windows=2)
     logs: list[str] = []

@@ -15,9 +15,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         NAME,
         help="measure β / convergence / PPL / memory on the embedded model (or --model) → evidence/",
         description=(
-            "Stages: " + " → ".join(STAGES) + " (plus `spread`, on request: reruns with other seeds, one "
-            "thread and AVX2 kernels, ~30 min, whose spread sets the precision the claims stage states "
-            "values at). Captures post-RoPE keys of real held-out text, measures β "
+            "Stages: " + " → ".join(STAGES) + " (plus, on request: `spread`, reruns with other seeds, one "
+            "thread and AVX2 kernels, ~30 min; and `claims`, which rewrites evidence/claims/measured.json "
+            "at the precision the spread supports). Captures post-RoPE keys of real held-out text, measures β "
             "and the one-bit cosine raw / centered / SRHT / learned (with and without DC-mean centering) per "
             "layer, the learned rotations' convergence, held-out perplexity with a 1-bit K cache (and one "
             "layer at a time), and KV memory at 8192 tokens from the stored tensors, for the model and a "
@@ -27,7 +27,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     )
     p.add_argument("--model", default=None, help="local checkpoint directory or hub name (default: embedded)")
     p.add_argument("--stages", default=",".join(STAGES),
-                   help=f"comma-separated subset of {','.join(ALL_STAGES)} (default: all but spread)")
+                   help=f"comma-separated subset of {','.join(ALL_STAGES)} (default: all but spread and claims)")
     p.add_argument("--force", action="store_true", help="rerun stages even when their artifacts are current")
     p.add_argument("--no-control", action="store_true", help="skip the random-init control arm")
     p.add_argument("--rotation-steps", type=int, default=c.rotation_steps,

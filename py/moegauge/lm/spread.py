@@ -90,11 +90,12 @@ def run_variant(config: dict, evidence_dir: Path, variant: Variant, log=print) -
     return time.perf_counter() - t0
 
 
-def spread_rows(main_dir: Path, variant_dirs: dict[str, Path], arms: tuple[str, ...]) -> dict[str, list[dict]]:
+def spread_rows(main_dir: Path, variant_dirs: dict[str, Path], arms: tuple[str, ...],
+                paths: list[str] | None = None) -> dict[str, list[dict]]:
     """Per quantity, one row per numeric field: main value, each variant's, and the largest
     absolute deviation from the main value (fields a variant lacks are skipped)."""
     by_quantity: dict[str, list[dict]] = {}
-    for rel in compared_paths(arms):
+    for rel in paths if paths is not None else compared_paths(arms):
         main = numeric_fields(load_artifact(main_dir / rel))
         others = {name: numeric_fields(load_artifact(d / rel)) for name, d in variant_dirs.items()}
         for pointer, (q, v) in main.items():
