@@ -8,7 +8,7 @@ from pathlib import Path
 
 from .jsonio import canonical_json, write_text_atomic
 from .lean.errors import LeanSyntaxError
-from .lean.kernel import KernelReport, find_lake, find_project_root, run_kernel
+from .lean.kernel import KernelReport, find_lake, find_project_root, kernel_gate, run_kernel
 from .lean.tree import read_tree
 from .lean_status import build_status_document, lean_dir_label, validate_status_document
 from .paths import DEFAULT_STATUS_OUT, project_root
@@ -26,8 +26,11 @@ Kernel: with `lake` on PATH (or --kernel), runs `lake build` and `lake exe moega
 lake project above --lean-dir; a declaration is kernel-`checked` only when it built and its axioms
 are within propext, Classical.choice, Quot.sound. Without a toolchain every entry is `unchecked`.
 
-Exit status: 0 written; 1 the kernel run failed (output still written); 2 bad input or usage
-(the previous output file is left untouched).
+With --kernel the check is also a gate: it fails (exit 1, one line per declaration on stderr) on
+any `sorryAx` outside a deferred declaration and on any axiom beyond those three.
+
+Exit status: 0 written; 1 the kernel run failed or, with --kernel, the gate refused (output still
+written); 2 bad input or usage (the previous output file is left untouched).
 """
 
 
@@ -107,4 +110,10 @@ def run(args: argparse.Namespace) -> int:
     validate_status_document(doc, str(out))
     write_text_atomic(out, canonical_json(doc))
     _print_summary(doc, out, args.quiet)
+    if args.kernel == "required" and kernel_code == 0:
+        problems = kernel_gate(doc)
+        for problem in problems:
+            print(f"bridge status: kernel gate: {problem}", file=sys.stderr)
+        if problems:
+            return 1
     return kernel_code
