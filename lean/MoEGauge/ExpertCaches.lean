@@ -17,8 +17,10 @@ namespace MoEGauge
 /-- Counting the experts of a set: `∑_{e} [e ∈ S] = |S|`. -/
 theorem sum_indicator_mem_eq_card {N : ℕ} (S : Finset (Fin N)) :
     ∑ e : Fin N, (if e ∈ S then (1 : ℝ) else 0) = S.card := by
-  rw [← Finset.sum_filter, Finset.filter_mem_eq_inter, Finset.univ_inter, Finset.sum_const,
-    nsmul_eq_mul, mul_one]
+  first
+    | (rw [← Finset.sum_filter, Finset.filter_mem_eq_inter, Finset.univ_inter, Finset.sum_const,
+        nsmul_eq_mul, mul_one]; done)
+    | (simp [Finset.sum_boole]; done)
 
 /-- **Uniform independent requests: every policy hits with probability `C/N`.** Let the cache's
 state be any random set of experts of size `C` — a state `σ` drawn with probability `w σ`, holding

@@ -76,7 +76,7 @@ theorem gauge_smul {H : ℕ} {c : ℝ} (hc : c ≠ 0) (K : Fin H → Fin n → �
   unfold gauge
   simp only [headGauge_smul hc]
   rw [← Finset.sum_div]
-  exact div_right_comm _ _ _
+  ring
 
 /-- **Scale covariance of seed 000's gauge.** For `c ≠ 0`, keys rescaled by `c` have gauge
 `G(c·K) = G(K)/c²`, while queries rescaled by `1/c` give the same scores: `(c⁻¹ q)·(c k) = q·k`.

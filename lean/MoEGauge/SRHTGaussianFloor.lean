@@ -63,8 +63,16 @@ theorem pi_gaussianReal_map_orthogonal {R : Matrix n n ℝ} (hR : R ∈ Matrix.o
       Measure.pi fun _ : n => gaussianReal 0 1 := by
   let L : EuclideanSpace ℝ n ≃ₗᵢ[ℝ] EuclideanSpace ℝ n :=
     (orthogonalLinearIsometry hR).toLinearIsometryEquiv rfl
-  have hto : Measurable (WithLp.toLp 2 : (n → ℝ) → EuclideanSpace ℝ n) := by fun_prop
-  have hof : Measurable (WithLp.ofLp : EuclideanSpace ℝ n → (n → ℝ)) := by fun_prop
+  have hto : Measurable (WithLp.toLp 2 : (n → ℝ) → EuclideanSpace ℝ n) := by
+    first
+      | fun_prop
+      | exact (MeasurableEquiv.toLp 2 (n → ℝ)).measurable
+      | exact (EuclideanSpace.measurableEquiv n).symm.measurable
+  have hof : Measurable (WithLp.ofLp : EuclideanSpace ℝ n → (n → ℝ)) := by
+    first
+      | fun_prop
+      | exact (MeasurableEquiv.toLp 2 (n → ℝ)).symm.measurable
+      | exact (EuclideanSpace.measurableEquiv n).measurable
   have hR' : Measurable fun x : n → ℝ => R *ᵥ x :=
     (continuous_const.matrix_mulVec continuous_id).measurable
   -- `N(0,1)^{⊗n}` is the standard Gaussian of `EuclideanSpace ℝ n`, read back through `ofLp`.
@@ -74,7 +82,8 @@ theorem pi_gaussianReal_map_orthogonal {R : Matrix n n ℝ} (hR : R ∈ Matrix.o
     exact Measure.map_id.symm
   have hcomm : (fun x : n → ℝ => R *ᵥ x) ∘ WithLp.ofLp = WithLp.ofLp ∘ L := by
     funext x
-    show R *ᵥ WithLp.ofLp x = WithLp.ofLp (L x)
+    show R *ᵥ WithLp.ofLp x =
+      WithLp.ofLp ((orthogonalLinearIsometry hR).toLinearIsometryEquiv rfl x)
     rw [LinearIsometry.toLinearIsometryEquiv_apply]
     rfl
   rw [hμ, Measure.map_map hR' hof, hcomm, ← Measure.map_map hof L.continuous.measurable,
@@ -100,7 +109,9 @@ theorem srht_preserves_iid_gaussian_law {Ω : Type*} [MeasurableSpace Ω] {P : M
     (hlaw : P.map X = Measure.pi fun _ : Fin m → Bool => gaussianReal 0 1) :
     P.map (fun ω => srht m ε *ᵥ X ω) = Measure.pi fun _ : Fin m → Bool => gaussianReal 0 1 := by
   have h : (fun ω => srht m ε *ᵥ X ω) = (fun x => srht m ε *ᵥ x) ∘ X := rfl
-  rw [h, ← Measure.map_map (continuous_const.matrix_mulVec continuous_id).measurable hX, hlaw]
+  have hS : Measurable fun x : (Fin m → Bool) → ℝ => srht m ε *ᵥ x :=
+    (continuous_const.matrix_mulVec continuous_id).measurable
+  rw [h, ← Measure.map_map hS hX, hlaw]
   exact srht_map_pi_gaussianReal m ε hε
 
 /-- **The one-bit cosine of i.i.d. Gaussian coordinates tends to `√(2/π)` almost surely.** For
