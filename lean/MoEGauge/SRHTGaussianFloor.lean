@@ -12,7 +12,7 @@ the SRHT output *is* an i.i.d. Gaussian vector, and the strong law of large numb
 Proved here:
 * `MoEGauge.pi_gaussianReal_map_orthogonal`: `Measure.pi N(0,1)` is invariant under every
   orthogonal matrix (through Mathlib's `ProbabilityTheory.stdGaussian_map` and
-  `ProbabilityTheory.pi_eq_stdGaussian`);
+  `ProbabilityTheory.map_pi_eq_stdGaussian`);
 * `MoEGauge.srht_map_pi_gaussianReal`, `MoEGauge.srht_preserves_iid_gaussian_law`: hence the SRHT
   output of an i.i.d. `N(0, 1)` vector is again i.i.d. `N(0, 1)`, for every sign diagonal;
 * `MoEGauge.gaussian_oneBitCosine_tendsto_ae`: for an i.i.d. `N(0, 1)` sequence `Z`, the one-bit
@@ -78,8 +78,10 @@ theorem pi_gaussianReal_map_orthogonal {R : Matrix n n ℝ} (hR : R ∈ Matrix.o
   -- `N(0,1)^{⊗n}` is the standard Gaussian of `EuclideanSpace ℝ n`, read back through `ofLp`.
   have hμ : (Measure.pi fun _ : n => gaussianReal 0 1) =
       (stdGaussian (EuclideanSpace ℝ n)).map WithLp.ofLp := by
-    rw [← pi_eq_stdGaussian, Measure.map_map hof hto]
-    exact Measure.map_id.symm
+    -- `map_pi_eq_stdGaussian` (Mathlib at v4.33) was `pi_eq_stdGaussian` in earlier versions.
+    first
+      | (rw [← map_pi_eq_stdGaussian, Measure.map_map hof hto]; exact Measure.map_id.symm)
+      | (rw [← pi_eq_stdGaussian, Measure.map_map hof hto]; exact Measure.map_id.symm)
   have hcomm : (fun x : n → ℝ => R *ᵥ x) ∘ WithLp.ofLp = WithLp.ofLp ∘ L := by
     funext x
     show R *ᵥ WithLp.ofLp x =
