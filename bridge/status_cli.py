@@ -8,7 +8,7 @@ from pathlib import Path
 
 from .jsonio import write_text_atomic
 from .lean.errors import LeanSyntaxError
-from .lean.kernel import KernelReport, find_lake, find_project_root, run_kernel
+from .lean.kernel import KernelReport, find_lake, find_project_root, kernel_gate, run_kernel
 from .lean.tree import read_tree
 from .lean_status import build_status_document, lean_dir_label, status_json, validate_status_document
 from .pipes import print_quietly
@@ -31,9 +31,13 @@ Robustness: a command the reader does not know (a custom `syntax`/`macro` comman
 `simproc` ...) is skipped with a located note; ambiguous extents (an unclosed bracket) and names
 declared twice are warnings. Notes and warnings go to stderr as FILE:LINE:COL: severity: message.
 
-Exit status: 0 written; 1 the kernel run failed (output still written); 2 bad input or usage
-(a lexical error in a file: unterminated comment or string, bad UTF-8, NUL, unreadable file; a
-directory without .lean files); the previous output file is left untouched.
+With --kernel the check is also a gate: it fails (exit 1, one line per declaration on stderr) on
+any `sorryAx` outside a deferred declaration and on any axiom beyond those three.
+
+Exit status: 0 written; 1 the kernel run failed or, with --kernel, the gate refused (output still
+written); 2 bad input or usage (a lexical error in a file: unterminated comment or string, bad
+UTF-8, NUL, unreadable file; a directory without .lean files); the previous output file is left
+untouched.
 """
 
 
@@ -119,6 +123,12 @@ def run(args: argparse.Namespace) -> int:
     write_text_atomic(out, status_json(doc))
     print_quietly(_print_diagnostics, files, warnings, args.quiet)
     print_quietly(_print_summary, doc, out, args.quiet)
+    if args.kernel == "required" and kernel_code == 0:
+        problems = kernel_gate(doc)
+        for problem in problems:
+            print(f"bridge status: kernel gate: {problem}", file=sys.stderr)
+        if problems:
+            return 1
     return kernel_code
 
 

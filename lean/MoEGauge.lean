@@ -6,6 +6,12 @@ import MoEGauge.Householder
 import MoEGauge.DCMeanCentering
 import MoEGauge.LastMile
 import MoEGauge.SRHTFloor
+import MoEGauge.SRHTGaussianFloor
+import MoEGauge.QJL
+import MoEGauge.Gauge
+import MoEGauge.SignPacking
+import MoEGauge.ExpertCaches
+import MoEGauge.EffectiveRank
 
 /-!
 # MoEGauge
@@ -22,4 +28,11 @@ Root module of the MoEGauge Lean library: the formal side of the K-cache paper
   centering does (and does not) do to the rotational ceiling.
 * `MoEGauge.LastMile`: quadratic hardness near the sign lattice.
 * `MoEGauge.SRHTFloor`: the randomized Hadamard transform and its (deferred) isotropic floor.
+* `MoEGauge.SRHTGaussianFloor`: the Gaussian case of the floor (orthogonal invariance of i.i.d.
+  Gaussians, the strong law for the one-bit cosine).
+* `MoEGauge.QJL`: the mean of QJL's sign estimator (deferred).
+* `MoEGauge.Gauge`: seed 000's gauge scales as `1/c²` while attention does not change.
+* `MoEGauge.SignPacking`: the packed-sign score identity of the 1-bit decode path.
+* `MoEGauge.ExpertCaches`: uniform-request hit rate `C/N`; distinct devices per token `≤ min(k, D)`.
+* `MoEGauge.EffectiveRank`: `1 ≤` participation ratio `≤` rank.
 -/

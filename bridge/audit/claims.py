@@ -20,6 +20,7 @@ import jsonschema
 from ..jsonio import read_json_file, short_message
 from .expr import FormulaError, evaluate, formula_names
 from .findings import Finding
+from .formula_types import NUMBER, QType, binding_type, compatible, derive
 from .interval import Interval, StatedValue, StatedValueError, parse_stated
 from .quantities import NUMERIC, QUANTITIES
 
@@ -144,6 +145,37 @@ class Resolver:
         except StatedValueError as exc:
             raise LookupError(str(exc)) from None
 
+    def binding_type(self, b: dict) -> QType:
+        """The quantity type a binding contributes to a formula (see ``formula_types``)."""
+        if "artifact" in b:
+            doc = self.artifacts.get(b["artifact"])
+            return binding_type(field_quantity(doc, b["pointer"]) if doc is not None else None)
+        if "lean_status" in b:
+            return binding_type("count")
+        if "claim" in b:
+            other = self.claims.get(b["claim"])
+            return binding_type(other.quantity, other.data.get("ratio_of")) if other else binding_type(None)
+        try:
+            return QType("number", value=parse_stated(b["value"]).interval.mid)
+        except (StatedValueError, AttributeError):
+            return NUMBER
+
+    def formula_type_finding(self, record: ClaimRecord) -> Finding | None:
+        """Check 4b: the claim's stated quantity must follow from its formula over typed bindings."""
+        src = record.data.get("source") or {}
+        if "formula" not in src:
+            return None
+        try:
+            derived = derive(src["formula"], {n: self.binding_type(b) for n, b in src["bindings"].items()})
+        except FormulaError:
+            return None  # already reported as unresolved
+        verdict = compatible(derived, record.quantity, record.data.get("ratio_of"))
+        if verdict is None:
+            return None
+        severity, message = verdict
+        rule = "claim.quantity_mismatch" if severity == "error" else "claim.quantity_underivable"
+        return record.finding(rule, severity, f"{src['formula']}: {message}", "/quantity")
+
     def recompute(self, record: ClaimRecord, stack: tuple[str, ...] = ()) -> tuple[Interval | None, list[Interval]]:
         """(computed interval, per-binding intervals for range_of) or (None, []) without a source."""
         src = record.data.get("source")
@@ -193,6 +225,9 @@ def load_claim_files(paths: list[Path], root: Path) -> tuple[dict[str, ClaimReco
             if claim["quantity"] not in NUMERIC:
                 problems.append(f"{rel}: {pointer}/quantity: unknown quantity {claim['quantity']!r}")
                 continue
+            if "ratio_of" in claim and claim["ratio_of"] not in NUMERIC:
+                problems.append(f"{rel}: {pointer}/ratio_of: unknown quantity {claim['ratio_of']!r}")
+                continue
             if claim["id"] in records:
                 first = records[claim["id"]]
                 problems.append(f"{rel}: {pointer}/id: claim id {claim['id']!r} already used in {first.file}{first.pointer}")
@@ -230,6 +265,9 @@ def evaluate_claims(claims: dict[str, ClaimRecord], resolver: Resolver) -> list[
             continue
         rec.computed = computed
         rec.computed_text = str(computed)
+        typed = resolver.formula_type_finding(rec)
+        if typed is not None:
+            findings.append(typed)
         if rec.field_quantity and rec.field_quantity != rec.quantity:
             findings.append(rec.finding(
                 "claim.unit_conflation", "error",

@@ -8,9 +8,12 @@ A claim names the theorems its interpretation rests on and may say what it asser
   cosine that fits only 2/π — is a unit conflation.
 * ``residual_energy_of`` (with ``about``: a claim id) — the residual energy of the best one-bit
   code at that claim's value: 1 − c² for a cosine c (``one_bit_scale_optimal``); 1 − β for β.
-* ``centering_lift`` citing ``dc_centering_lifts_rotational_ceiling`` — the proved statement (both
-  per-vector ceilings equal 1) implies no dataset-level lift; the seeds' general claim is false (a
-  counterexample is in the theorem's docstring), so a positive lift cannot rest on it.
+* ``centering_lift`` citing ``dc_centering_lifts_rotational_ceiling`` (a deprecated name) or its
+  truthful name ``rotationalCeiling_dc_key_eq_one_and_centered_eq_one`` — the proved statement (both
+  per-vector ceilings equal 1) implies no dataset-level lift; the seeds' general claim is false (the
+  d = 2 counterexample, ``dc_centering_lowers_mean_ceiling_d2``), so a positive lift cannot rest on it.
+* A claim citing a deprecated seed name (``DEPRECATED_ALIASES``) gets an info finding naming the
+  truthful theorem.
 * ``gauge_exact`` citing ``attention_score_gauge_invariance`` — a rotation alone changes attention
   scores, hence logits, by float rounding only.
 * ``same_scale_as`` (with ``about``) — the value is on the scale of another claim; if that claim's
@@ -172,17 +175,28 @@ ROLE_CHECKS: dict[str, Callable[[ClaimRecord, dict[str, ClaimRecord]], Iterable[
 ROLE_ORDER = ("srht_floor", "gaussian_floor", "centering_lift", "gauge_exact", "residual_energy_of", "same_scale_as")
 #: role → the theorem a claim must cite for the role's check to be that theorem's implication.
 ROLE_THEOREMS = {
-    "srht_floor": (T.SRHT_ACHIEVES_ISOTROPIC_FLOOR, T.GAUSSIAN_MOMENT_RATIO_FLOOR_EQ, T.COS_SIGN_QUANT_FORMULA),
+    "srht_floor": (T.SRHT_ACHIEVES_ISOTROPIC_FLOOR, T.SRHT_MAP_PI_GAUSSIAN, T.GAUSSIAN_ONE_BIT_COSINE_TENDSTO_AE,
+                   T.GAUSSIAN_MOMENT_RATIO_FLOOR_EQ, T.COS_SIGN_QUANT_FORMULA),
     "gaussian_floor": (T.GAUSSIAN_MOMENT_RATIO_FLOOR_EQ, T.COS_SIGN_QUANT_FORMULA),
-    "centering_lift": (T.DC_CENTERING_LIFTS_ROTATIONAL_CEILING,),
+    "centering_lift": (T.DC_CENTERING_LIFTS_ROTATIONAL_CEILING, T.DC_PER_VECTOR_CEILINGS_EQ_ONE),
     "gauge_exact": (T.ATTENTION_SCORE_GAUGE_INVARIANCE,),
     "residual_energy_of": (T.ONE_BIT_SCALE_OPTIMAL,),
     "same_scale_as": (),
 }
 
 
+def check_deprecated(rec: ClaimRecord) -> Iterable[Finding]:
+    """A claim citing a deprecated seed name is told which truthful theorem carries the statement."""
+    return [rec.finding("claim.deprecated_theorem", "info",
+                        f"{name} is a deprecated name kept for the seeds; its statement is {T.DEPRECATED_ALIASES[name]}",
+                        f"/theorems/{i}")
+            for i, name in enumerate(rec.data["theorems"]) if name in T.DEPRECATED_ALIASES]
+
+
 def check_implications(claims: dict[str, ClaimRecord]) -> list[Finding]:
     findings: list[Finding] = []
+    for rec in sorted(claims.values(), key=lambda r: r.id):
+        findings.extend(check_deprecated(rec))
     for rec in sorted(claims.values(), key=lambda r: r.id):
         if T.MOMENT_RATIO_LE_ONE in rec.data["theorems"]:
             findings.extend(check_moment_ratio(rec, claims))

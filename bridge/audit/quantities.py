@@ -68,6 +68,8 @@ QUANTITIES: dict[str, QuantitySpec] = {q.name: q for q in (
     QuantitySpec("run_to_run_spread", 0.0, note="largest |rerun - main| of a field, in the field's unit"),
     QuantitySpec("beta_difference", -1.0, 1.0, note="a difference of two β values (e.g. the centering lift Δβ)"),
     QuantitySpec("one_bit_cosine_difference", -1.0, 1.0, note="a difference of two one-bit cosines"),
+    QuantitySpec("fraction_difference", -1.0, 1.0, note="a difference of two fractions (e.g. hit rates)"),
+    QuantitySpec("ratio_difference", note="a difference of two ratios (e.g. an excess over a null)"),
     QuantitySpec("relative_change", -1.0, note="new/old − 1 of a positive quantity (≥ −1)"),
     QuantitySpec("label"),
 )}

@@ -152,5 +152,23 @@ def kernel_verdict(decl: "Declaration", report: KernelReport | None) -> dict:
     return {"status": "failed", "reason": reason, "axioms": list(axioms)}
 
 
+def kernel_gate(doc: dict) -> list[str]:
+    """What a required kernel check must refuse, one message per offending declaration of a status
+    document built after a successful kernel run: ``sorryAx`` outside a deferred declaration (an
+    unfinished proof that is not recorded as deferred, or a proof that leans on one), and any axiom
+    beyond ``propext``, ``Classical.choice``, ``Quot.sound`` (a project axiom, ``Lean.ofReduceBool``…).
+    """
+    problems = []
+    for d in doc["declarations"]:
+        axioms = set(d["kernel"].get("axioms", ()))
+        where = f"{d['file']}:{d['line']}: {d['name']}"
+        if "sorryAx" in axioms and d["status"] != "deferred":
+            problems.append(f"{where}: depends on sorryAx but is not a deferred declaration (status {d['status']})")
+        extra = sorted(axioms - STANDARD_AXIOMS - {"sorryAx"})
+        if extra:
+            problems.append(f"{where}: uses axioms beyond the standard three: {', '.join(extra)}")
+    return problems
+
+
 def find_lake() -> str | None:
     return shutil.which("lake")

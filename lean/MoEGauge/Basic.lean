@@ -252,12 +252,12 @@ theorem matrix_eq_of_mulVec_eq {A B : Matrix n n ℝ} (h : ∀ v, A *ᵥ v = B *
   have h1 := congrFun (h (Pi.single j 1)) i
   have eA : (A *ᵥ Pi.single j 1) i = A i j := by
     first
-      | simp [Matrix.mulVec, dotProduct, Pi.single_apply]
-      | simp
+      | (simp [Matrix.mulVec, dotProduct, Pi.single_apply]; done)
+      | (simp; done)
   have eB : (B *ᵥ Pi.single j 1) i = B i j := by
     first
-      | simp [Matrix.mulVec, dotProduct, Pi.single_apply]
-      | simp
+      | (simp [Matrix.mulVec, dotProduct, Pi.single_apply]; done)
+      | (simp; done)
   rw [← eA, ← eB]
   exact h1
 

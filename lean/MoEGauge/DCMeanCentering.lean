@@ -8,13 +8,14 @@ centered (`∑ vᵢ = 0`); then `‖R k‖² = μ² + ‖R v‖²`, and "centeri
 optimizer is free to use the full O(d) group. Formally, sup_R cos θ(R, v) ≥ sup_R cos θ(R, μe + v)".
 
 * `MoEGauge.dc_mean_decomposition_norm`: the norm decomposition holds (proved).
-* `MoEGauge.dc_centering_lifts_rotational_ceiling`: the displayed inequality is *true per vector*
-  (both ceilings are `1`), but only because each per-vector ceiling equals `1`; it therefore
-  cannot explain any lift.
+* `MoEGauge.rotationalCeiling_dc_key_eq_one_and_centered_eq_one`: per vector, both ceilings are
+  exactly `1`, so the displayed inequality holds only as an equality and cannot explain any lift.
+  `MoEGauge.dc_centering_lifts_rotational_ceiling` is kept as a deprecated alias (the seeds cite it).
 * `MoEGauge.dc_centering_fails_for_pure_dc`: the hypothesis `v ≠ 0` cannot be dropped.
 * The **dataset-level** claim (mean one-bit cosine over a key set, per-channel centering) is
-  false in general; see the docstring of `MoEGauge.dc_centering_lifts_rotational_ceiling` and
-  `tests/lean_statements/test_dc_centering_search.py` for the counterexample.
+  false in general: `MoEGauge.dc_centering_lowers_mean_ceiling_d2` states the d = 2
+  counterexample (deferred, with the missing pieces named); it is checked numerically in
+  `tests/lean_statements/test_dc_centering_search.py`.
 * `MoEGauge.per_channel_centering_energy`: what per-channel centering provably buys — it removes
   exactly `N ‖μ‖²` of energy (kept in metadata) from what the one-bit code must represent.
 -/
@@ -116,36 +117,42 @@ theorem dc_key_ne_zero {d : ℕ} (hd : 0 < d) (μ : ℝ) {v : Fin d → ℝ} (hv
   have h2 := sqNorm_pos hv0
   nlinarith [sq_nonneg μ]
 
-/-- **What the seed's §S5 inequality really says (per vector), and why it cannot explain a lift.**
+/-- **Per vector, centering leaves the rotational ceiling at `1`.** For `k = μ·e + v` with `e` the
+unit all-ones direction, `∑ vᵢ = 0` and `v ≠ 0`, both per-vector rotational ceilings are exactly
+`1`: `sup_R c(R (μ e + v)) = 1 = sup_R c(R v)`, each attained by a Householder reflection onto the
+sign-lattice direction. So per vector, centering neither lifts nor lowers the ceiling; the
+hypothesis `v ≠ 0` cannot be dropped (`MoEGauge.dc_centering_fails_for_pure_dc`).
 
-For `k = μ·e + v` with `e` the unit all-ones direction, `∑ vᵢ = 0` and `v ≠ 0`, the per-vector
-rotational ceilings satisfy `sup_R c(R k) ≤ sup_R c(R v)`, as seed 001 §S5 writes — but only
-because both are exactly `1` (and attained, by a Householder reflection onto the sign-lattice
-direction). Per vector, centering neither lifts nor lowers the ceiling; the hypothesis `v ≠ 0`
-cannot be dropped (`MoEGauge.dc_centering_fails_for_pure_dc`).
+Paper claim: seed 001 §S5 ("sup_R cos θ(R, v) ≥ sup_R cos θ(R, μe + v)") — true per vector only in
+this degenerate form (equality at `1`); the dataset-level reading is false
+(`MoEGauge.dc_centering_lowers_mean_ceiling_d2`). -/
+theorem rotationalCeiling_dc_key_eq_one_and_centered_eq_one {d : ℕ} (hd : 0 < d) (μ : ℝ)
+    (v : Fin d → ℝ) (hv : ∑ i, v i = 0) (hv0 : v ≠ 0) :
+    rotationalCeiling (μ • unitOnes d + v) = 1 ∧ rotationalCeiling v = 1 :=
+  ⟨rotationalCeiling_eq_one hd (dc_key_ne_zero hd μ hv hv0), rotationalCeiling_eq_one hd hv0⟩
+
+/-- **Deprecated name; it proves no lift.** Seed 001 §S5 and the evidence cite this name, so it is
+kept, with the statement of `MoEGauge.rotationalCeiling_dc_key_eq_one_and_centered_eq_one`: for
+`k = μ·e + v` with `∑ vᵢ = 0` and `v ≠ 0`, both per-vector rotational ceilings are `1`. Nothing here
+implies that centering raises any ceiling.
 
 The seed's general claim — for a *set* of keys, the maximum over `R ∈ O(d)` of the **mean**
 one-bit cosine after per-channel mean-centering is at least the maximum without centering — is
 **false**. Counterexample (d = 2): keys `kᵢ = (1, 0) + ε uᵢ` with unit `uᵢ` at 0°, 120°, 240°.
 The per-channel mean is `(1, 0)` and the centered keys are `ε uᵢ`, whose ceiling is
 `(1 + √3)/3 ≈ 0.9107` for every `ε`, while the uncentered ceiling is `≈ 0.99725` at `ε = 0.1`
-and tends to `1` as `ε → 0`. The same family gives ≈ 0.9428 vs 0.99725 (d = 3) and ≈ 0.9353 vs
-0.99725 (d = 4), and on random key sets centering lowers the ceiling about as often as it raises
-it (`tests/lean_statements/test_dc_centering_search.py`). The measured +0.098–0.139 lift is an
-empirical property of real K caches, not a theorem.
+and tends to `1` as `ε → 0` (stated, deferred: `MoEGauge.dc_centering_lowers_mean_ceiling_d2`;
+checked numerically in `tests/lean_statements/test_dc_centering_search.py`). The measured
+centering lift is an empirical property of real K caches, not a theorem.
 
-Paper claim: seed 001 §S5 ("Centering removes this constraint: the optimizer is free to use the
-full O(d) group. Formally, sup_R cos θ(R, v) ≥ sup_R cos θ(R, μe + v), which is
-dc_centering_lifts_rotational_ceiling in DCMeanCentering.lean") — proved per vector, with the
-caveats above; the dataset-level reading is refuted. -/
+Paper claim: seed 001 §S5 ("Formally, sup_R cos θ(R, v) ≥ sup_R cos θ(R, μe + v), which is
+dc_centering_lifts_rotational_ceiling in DCMeanCentering.lean") — only the degenerate per-vector
+equality holds. -/
+@[deprecated rotationalCeiling_dc_key_eq_one_and_centered_eq_one (since := "2026-12-02")]
 theorem dc_centering_lifts_rotational_ceiling {d : ℕ} (hd : 0 < d) (μ : ℝ) (v : Fin d → ℝ)
     (hv : ∑ i, v i = 0) (hv0 : v ≠ 0) :
-    rotationalCeiling (μ • unitOnes d + v) ≤ rotationalCeiling v ∧
-      rotationalCeiling v = 1 ∧ rotationalCeiling (μ • unitOnes d + v) = 1 := by
-  have h1 : rotationalCeiling v = 1 := rotationalCeiling_eq_one hd hv0
-  have h2 : rotationalCeiling (μ • unitOnes d + v) = 1 :=
-    rotationalCeiling_eq_one hd (dc_key_ne_zero hd μ hv hv0)
-  exact ⟨(h2.trans h1.symm).le, h1, h2⟩
+    rotationalCeiling (μ • unitOnes d + v) = 1 ∧ rotationalCeiling v = 1 :=
+  rotationalCeiling_dc_key_eq_one_and_centered_eq_one hd μ v hv hv0
 
 /-- **The per-vector lift fails for a pure DC key.** If `v = 0` and `μ ≠ 0`, the centered
 vector has rotational ceiling `0` while the uncentered key `μ e` has ceiling `1`.
@@ -194,6 +201,31 @@ theorem per_channel_centering_energy {d N : ℕ} (hN : 0 < N) (k : Fin N → Fin
   rw [Finset.sum_congr rfl fun n _ => hterm n, Finset.sum_add_distrib, Finset.sum_sub_distrib,
     ← Finset.mul_sum, hcross, sum_const_fin]
   ring
+
+/-- The dataset-level rotational ceiling: the largest mean one-bit cosine `(1/N) ∑ₙ c(R kₙ)` of a
+key set over all orthogonal `R` (a supremum; the set is bounded by `1`). -/
+def meanRotationalCeiling {d N : ℕ} (k : Fin N → Fin d → ℝ) : ℝ :=
+  sSup {c | ∃ R ∈ Matrix.orthogonalGroup (Fin d) ℝ, c = (∑ n, oneBitCosine (R *ᵥ k n)) / N}
+
+/-- The three-key counterexample set in `d = 2`: `kₙ = (1, 0) + (1/10)·uₙ` with `uₙ` the unit
+vectors at 0°, 120° and 240°. -/
+def dcCounterexampleKeys : Fin 3 → Fin 2 → ℝ :=
+  ![![1 + 1 / 10, 0], ![1 - 1 / 20, Real.sqrt 3 / 20], ![1 - 1 / 20, -(Real.sqrt 3 / 20)]]
+
+/-- **Per-channel centering lowers the dataset-level ceiling (d = 2 counterexample; deferred).**
+For the three keys `dcCounterexampleKeys` (per-channel mean `(1, 0)`), the centered key set has
+ceiling exactly `(1 + √3)/3 ≈ 0.9107`, strictly below the ceiling of the uncentered keys
+(≈ 0.99725 numerically), so the seed's dataset-level centering claim is false.
+
+Paper claim: seed 001 §S5 (the dataset-level reading of "centering removes this constraint");
+its refutation, checked numerically in `tests/lean_statements/test_dc_centering_search.py`.
+
+Deferred: needs every element of Matrix.orthogonalGroup (Fin 2) ℝ written as a rotation or a reflection by an angle (Mathlib classifies ℂ ≃ₗᵢ[ℝ] ℂ in linear_isometry_complex, but has no transfer to 2×2 orthogonal matrices), then the bound (|cos t|+|sin t|) + (|cos(t+2π/3)|+|sin(t+2π/3)|) + (|cos(t+4π/3)|+|sin(t+4π/3)|) ≤ √2·(1+√3) for all t, and one explicit rotation whose uncentered mean cosine exceeds (1+√3)/3. -/
+theorem dc_centering_lowers_mean_ceiling_d2 :
+    meanRotationalCeiling (fun n => dcCounterexampleKeys n - meanVec dcCounterexampleKeys) =
+        (1 + Real.sqrt 3) / 3 ∧
+      (1 + Real.sqrt 3) / 3 < meanRotationalCeiling dcCounterexampleKeys := by
+  sorry
 
 end MoEGauge
 

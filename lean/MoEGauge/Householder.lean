@@ -8,7 +8,7 @@ The Householder matrix `H_w = 1 − (2 / ‖w‖²) w wᵀ` is symmetric and ort
 vectors of equal norm it maps `x` to `y` when `w = x − y`. We use it to show that every nonzero
 vector can be rotated onto the sign-lattice direction `(1, …, 1)`:
 `MoEGauge.exists_orthogonal_oneBitCosine_eq_one` — the per-vector one-bit cosine ceiling over
-`O(d)` is exactly `1`. This is the engine of `MoEGauge.dc_centering_lifts_rotational_ceiling`.
+`O(d)` is exactly `1`. This is the engine of `MoEGauge.rotationalCeiling_dc_key_eq_one_and_centered_eq_one`.
 -/
 
 open scoped Matrix

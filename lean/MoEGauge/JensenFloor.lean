@@ -201,7 +201,11 @@ theorem one_bit_relative_residual {d : ℕ} (x : Fin d → ℝ) (hx : ∀ i, x i
 /-! ### The Gaussian floor `β = 2/π` -/
 
 /-- The half-line integral `∫₀^∞ x e^{-b x²} dx = 1 / (2b)` for `b > 0`
-(fundamental theorem of calculus with the primitive `-e^{-b x²} / (2b)`). -/
+(fundamental theorem of calculus with the primitive `-e^{-b x²} / (2b)`).
+
+Mathlib's real-valued `integral_mul_exp_neg_mul_sq` is not in the stored 2024–2026 versions of
+`Mathlib/Analysis/SpecialFunctions/Gaussian/GaussianIntegral.lean` (only the complex
+`integral_mul_cexp_neg_mul_sq` is), so the real statement is proved here. -/
 theorem integral_Ioi_mul_exp_neg_mul_sq {b : ℝ} (hb : 0 < b) :
     ∫ x in Set.Ioi (0 : ℝ), x * Real.exp (-b * x ^ 2) = (2 * b)⁻¹ := by
   have h2b : (2 * b) ≠ 0 := by positivity
@@ -213,7 +217,7 @@ theorem integral_Ioi_mul_exp_neg_mul_sq {b : ℝ} (hb : 0 < b) :
     have hpow : HasDerivAt (fun y : ℝ => y ^ 2) (2 * x) x := by
       first
         | simpa using hasDerivAt_pow 2 x
-        | (convert hasDerivAt_pow 2 x using 1; norm_num)
+        | (convert hasDerivAt_pow 2 x using 1; norm_num; done)
     have h := ((hpow.const_mul (-b)).exp).const_mul (-(2 * b)⁻¹)
     convert h using 1
     -- `convert` leaves `x * e = -(2b)⁻¹ * (e * (-b * (2 * x)))` (goal side on the left, as documented;
@@ -233,8 +237,8 @@ theorem integral_Ioi_mul_exp_neg_mul_sq {b : ℝ} (hb : 0 < b) :
   rw [integral_Ioi_of_hasDerivAt_of_tendsto' hderiv
     (integrable_mul_exp_neg_mul_sq hb).integrableOn hlim]
   first
-    | simp
-    | norm_num
+    | (simp; done)
+    | (norm_num; done)
 
 /-- The integrand of `E|Z|` against the standard Gaussian density. -/
 theorem gaussianPDFReal_mul_abs (x : ℝ) :
@@ -245,18 +249,17 @@ theorem gaussianPDFReal_mul_abs (x : ℝ) :
     ring
   have hc : 2 * Real.pi * ((1 : ℝ≥0) : ℝ) = 2 * Real.pi := by
     rw [NNReal.coe_one, mul_one]
-  first
-    | (rw [gaussianPDFReal, he, hc]; ring)
-    | (simp only [gaussianPDFReal_def, NNReal.coe_one, mul_one, sub_zero, sq_abs];
-        rw [show -x ^ 2 / 2 = -(1 / 2) * x ^ 2 by ring]; ring)
+  -- `gaussianPDFReal_def : gaussianPDFReal μ v = fun x ↦ (√(2 * π * v))⁻¹ * rexp (-(x - μ) ^ 2 / (2 * v))`
+  rw [gaussianPDFReal_def]
+  show (Real.sqrt (2 * Real.pi * ((1 : ℝ≥0) : ℝ)))⁻¹ *
+      Real.exp (-(x - 0) ^ 2 / (2 * ((1 : ℝ≥0) : ℝ))) * |x| = _
+  rw [he, hc, mul_assoc, mul_comm (Real.exp _) |x|]
 
 /-- `E|Z| = √(2/π)` for a standard Gaussian `Z ~ N(0, 1)`. -/
 theorem integral_abs_gaussianReal_std :
     ∫ x, |x| ∂(gaussianReal 0 1) = Real.sqrt (2 / Real.pi) := by
   rw [integral_gaussianReal_eq_integral_smul (one_ne_zero : (1 : ℝ≥0) ≠ 0)]
-  first
-    | simp only [smul_eq_mul]
-    | simp only [Algebra.id.smul_eq_mul]
+  simp only [smul_eq_mul]
   have hpt : (fun x : ℝ => gaussianPDFReal 0 1 x * |x|) =
       fun x => (Real.sqrt (2 * Real.pi))⁻¹ * (|x| * Real.exp (-(1 / 2) * |x| ^ 2)) :=
     funext gaussianPDFReal_mul_abs
@@ -290,7 +293,7 @@ theorem gaussian_moment_ratio_floor_eq :
       (∫ x, |x| ∂(gaussianReal 0 1)) ^ 2 / (∫ x, x ^ 2 ∂(gaussianReal 0 1)) = 2 / Real.pi := by
   refine ⟨integral_abs_gaussianReal_std, ?_⟩
   rw [integral_abs_gaussianReal_std, integral_sq_gaussianReal_std, div_one,
-    Real.sq_sqrt (by positivity)]
+    Real.sq_sqrt (by positivity : (0 : ℝ) ≤ 2 / Real.pi)]
 
 end MoEGauge
 

@@ -8,12 +8,13 @@ Then `‖x‖₁ = d + ε ⟨s, u⟩`, `‖x‖₂² = d + 2ε⟨s, u⟩ + ε²�
 
 `1 − c(x)² = ε² (d ‖u‖² − ⟨s, u⟩²) / (d ‖x‖₂²)`,
 
-so the one-bit loss `1 − c(x)` is squeezed between `(1 − c²)/2` and `1 − c²`: it vanishes to
-second order in `ε`. The curvature coefficient `d ‖u‖² − ⟨s, u⟩²` is nonnegative
-(Cauchy–Schwarz) and vanishes only along the ray through `s`.
+so the one-bit loss `1 − c(x)²` is at most `ε² ‖u‖² / ‖x‖²`: it vanishes to second order in `ε`.
+The curvature coefficient `d ‖u‖² − ⟨s, u⟩²` is nonnegative (Cauchy–Schwarz) and vanishes only
+along the ray through `s`.
 
-* `MoEGauge.beta_last_mile_quadratic_hardness`
-* `MoEGauge.beta_hessian_nonneg`
+* `MoEGauge.beta_last_mile_quadratic_hardness`: the exact identity and the `O(ε²)` bound.
+* `MoEGauge.last_mile_curvature_nonneg`: the coefficient is nonnegative, zero only along `s`
+  (`MoEGauge.beta_hessian_nonneg` is its deprecated alias: no Hessian is computed).
 -/
 
 open scoped Matrix
@@ -41,9 +42,10 @@ theorem sq_eq_one_of_sign {σ : ℝ} (hσ : σ = 1 ∨ σ = -1) : σ ^ 2 = 1 := 
   rcases hσ with h | h <;> rw [h] <;> norm_num
 
 /-- **Quadratic hardness of the last mile.** Let `s ∈ {±1}ᵈ` (`d > 0`), `u ∈ ℝᵈ`, and
-`x = s + ε u` with `|ε uᵢ| < 1` for all `i`. Then `sign x = s`,
-`1 − c(x)² = ε² (d ‖u‖² − ⟨s, u⟩²) / (d ‖x‖²)` exactly, and
-`(1 − c(x)²)/2 ≤ 1 − c(x) ≤ 1 − c(x)²`: the one-bit loss is of order `ε²`.
+`x = s + ε u` with `|ε uᵢ| < 1` for all `i`. Then `sign x = s`, the one-bit loss is exactly
+`1 − c(x)² = ε² (d ‖u‖² − ⟨s, u⟩²) / (d ‖x‖²)`, and it is at most `ε² ‖u‖² / ‖x‖²`: of order `ε²`
+(it vanishes to second order as `x` approaches the sign lattice, and only along the ray through `s`
+does the `ε²` coefficient vanish, by `MoEGauge.last_mile_curvature_nonneg`).
 
 Paper claim: seed 001 §S6 ("Theorems beta_last_mile_quadratic_hardness and beta_hessian_nonneg
 formalize the quadratic cost near the sign lattice"); seed 002 §2 ("The last mile is
@@ -54,8 +56,7 @@ theorem beta_last_mile_quadratic_hardness {d : ℕ} (hd : 0 < d) (s u : Fin d �
     signVec x = s ∧
       1 - oneBitCosine x ^ 2 =
         ε ^ 2 * ((d : ℝ) * ∑ i, u i ^ 2 - (∑ i, s i * u i) ^ 2) / ((d : ℝ) * sqNorm x) ∧
-      (1 - oneBitCosine x ^ 2) / 2 ≤ 1 - oneBitCosine x ∧
-      1 - oneBitCosine x ≤ 1 - oneBitCosine x ^ 2 := by
+      1 - oneBitCosine x ^ 2 ≤ ε ^ 2 * (∑ i, u i ^ 2) / sqNorm x := by
   have hxi : ∀ i, Real.sign (x i) = s i ∧ |x i| = s i * x i := by
     intro i
     rw [hx i]
@@ -96,24 +97,37 @@ theorem beta_last_mile_quadratic_hardness {d : ℕ} (hd : 0 < d) (s u : Fin d �
       ε ^ 2 * ((d : ℝ) * ∑ i, u i ^ 2 - (∑ i, s i * u i) ^ 2) := by
     rw [hL, hN]
     ring
-  have hc0 := oneBitCosine_nonneg x
-  have hc1 := oneBitCosine_le_one x
-  refine ⟨funext fun i => (hxi i).1, ?_, ?_, ?_⟩
-  · calc 1 - oneBitCosine x ^ 2 = 1 - l1 x ^ 2 / ((d : ℝ) * sqNorm x) := by
+  have hident : 1 - oneBitCosine x ^ 2 =
+      ε ^ 2 * ((d : ℝ) * ∑ i, u i ^ 2 - (∑ i, s i * u i) ^ 2) / ((d : ℝ) * sqNorm x) := by
+    calc 1 - oneBitCosine x ^ 2 = 1 - l1 x ^ 2 / ((d : ℝ) * sqNorm x) := by
           rw [oneBitCosine_sq]
       _ = ((d : ℝ) * sqNorm x - l1 x ^ 2) / ((d : ℝ) * sqNorm x) := by
           rw [sub_div, div_self hden]
       _ = ε ^ 2 * ((d : ℝ) * ∑ i, u i ^ 2 - (∑ i, s i * u i) ^ 2) / ((d : ℝ) * sqNorm x) := by
           rw [key]
-  · nlinarith [sq_nonneg (1 - oneBitCosine x)]
-  · nlinarith [mul_nonneg hc0 (sub_nonneg.mpr hc1)]
+  -- The identity minus the bound is `−ε² ⟨s, u⟩² / (d ‖x‖²) ≤ 0`.
+  have hsplit : ε ^ 2 * ((d : ℝ) * ∑ i, u i ^ 2 - (∑ i, s i * u i) ^ 2) / ((d : ℝ) * sqNorm x) =
+      ε ^ 2 * (∑ i, u i ^ 2) / sqNorm x -
+        ε ^ 2 * (∑ i, s i * u i) ^ 2 / ((d : ℝ) * sqNorm x) := by
+    have hN0 : sqNorm x ≠ 0 := hNpos.ne'
+    have hd0 : (d : ℝ) ≠ 0 := hdpos.ne'
+    rw [div_sub_div _ _ hN0 (mul_ne_zero hd0 hN0),
+      div_eq_div_iff (mul_ne_zero hd0 hN0) (mul_ne_zero hN0 (mul_ne_zero hd0 hN0))]
+    ring
+  have hrest : 0 ≤ ε ^ 2 * (∑ i, s i * u i) ^ 2 / ((d : ℝ) * sqNorm x) :=
+    div_nonneg (mul_nonneg (sq_nonneg ε) (sq_nonneg _)) (mul_pos hdpos hNpos).le
+  refine ⟨funext fun i => (hxi i).1, hident, ?_⟩
+  rw [hident, hsplit]
+  linarith
 
-/-- **The curvature coefficient is nonnegative.** For a sign vector `s ∈ {±1}ᵈ` and any
-direction `u`, `d ‖u‖² − ⟨s, u⟩² ≥ 0` (Cauchy–Schwarz), with equality iff `u` is parallel to `s`.
+/-- **The last-mile curvature coefficient is nonnegative.** For a sign vector `s ∈ {±1}ᵈ` and
+any direction `u`, `d ‖u‖² − ⟨s, u⟩² ≥ 0` (Cauchy–Schwarz), with equality iff `u` is parallel to
+`s`. This is the `ε²` coefficient (up to the factor `1/(d‖x‖²)`) in
+`MoEGauge.beta_last_mile_quadratic_hardness`; no derivative is computed here.
 
 Paper claim: seed 001 §S6 ("beta_last_mile_quadratic_hardness and beta_hessian_nonneg formalize
 the quadratic cost near the sign lattice"); seed 002 §2. -/
-theorem beta_hessian_nonneg {d : ℕ} (s u : Fin d → ℝ) (hs : ∀ i, s i = 1 ∨ s i = -1) :
+theorem last_mile_curvature_nonneg {d : ℕ} (s u : Fin d → ℝ) (hs : ∀ i, s i = 1 ∨ s i = -1) :
     0 ≤ (d : ℝ) * ∑ i, u i ^ 2 - (∑ i, s i * u i) ^ 2 ∧
       ((d : ℝ) * ∑ i, u i ^ 2 - (∑ i, s i * u i) ^ 2 = 0 ↔ ∃ t : ℝ, u = t • s) := by
   have hs2 : ∀ i, s i ^ 2 = 1 := fun i => sq_eq_one_of_sign (hs i)
@@ -156,6 +170,18 @@ theorem beta_hessian_nonneg {d : ℕ} (s u : Fin d → ℝ) (hs : ∀ i, s i = 1
       ring
     rw [e1, e2]
     ring
+
+/-- **Deprecated name; no Hessian is computed.** Seed 001 §S6 and the evidence cite this name, so
+it is kept with the statement of `MoEGauge.last_mile_curvature_nonneg`: the Cauchy–Schwarz fact
+`d ‖u‖² − ⟨s, u⟩² ≥ 0` for `s ∈ {±1}ᵈ`, with equality iff `u ∥ s`. It is the nonnegativity of the
+`ε²` coefficient of `1 − c(s + εu)²`, not a statement about a second derivative of `β` or `c`.
+
+Paper claim: seed 001 §S6 ("beta_hessian_nonneg"). -/
+@[deprecated last_mile_curvature_nonneg (since := "2026-12-02")]
+theorem beta_hessian_nonneg {d : ℕ} (s u : Fin d → ℝ) (hs : ∀ i, s i = 1 ∨ s i = -1) :
+    0 ≤ (d : ℝ) * ∑ i, u i ^ 2 - (∑ i, s i * u i) ^ 2 ∧
+      ((d : ℝ) * ∑ i, u i ^ 2 - (∑ i, s i * u i) ^ 2 = 0 ↔ ∃ t : ℝ, u = t • s) :=
+  last_mile_curvature_nonneg s u hs
 
 end MoEGauge
 

@@ -28,7 +28,7 @@ def rot2 (φ : ℝ) : Matrix (Fin 2) (Fin 2) ℝ :=
 theorem rot2_transpose (φ : ℝ) :
     (rot2 φ)ᵀ = !![Real.cos φ, Real.sin φ; -Real.sin φ, Real.cos φ] := by
   ext i j
-  fin_cases i <;> fin_cases j <;> first | rfl | simp [rot2]
+  fin_cases i <;> fin_cases j <;> first | rfl | (simp [rot2]; done)
 
 /-- Rotations compose by subtracting angles: `rot(a)ᵀ rot(b) = rot(b − a)`. -/
 theorem rot2_transpose_mul (a b : ℝ) : (rot2 a)ᵀ * rot2 b = rot2 (b - a) := by
@@ -50,14 +50,15 @@ theorem rot2_transpose_mul (a b : ℝ) : (rot2 a)ᵀ * rot2 b = rot2 (b - a) := 
         Matrix.mul_fin_two, e1, e2, e3, e4] <;> rfl)
     | (ext i j
        fin_cases i <;> fin_cases j <;>
-         simp [rot2, Matrix.mul_apply, Fin.sum_univ_two, Real.cos_sub, Real.sin_sub] <;> ring)
+         simp [rot2, Matrix.mul_apply, Fin.sum_univ_two, Real.cos_sub, Real.sin_sub] <;> ring
+       done)
 
 /-- The rotation by the angle `0` is the identity. -/
 theorem rot2_zero : rot2 0 = 1 := by
   first
-    | rw [show rot2 0 = !![Real.cos 0, -Real.sin 0; Real.sin 0, Real.cos 0] from rfl,
-        Real.cos_zero, Real.sin_zero, neg_zero, Matrix.one_fin_two]
-    | (ext i j; fin_cases i <;> fin_cases j <;> simp [rot2])
+    | (rw [show rot2 0 = !![Real.cos 0, -Real.sin 0; Real.sin 0, Real.cos 0] from rfl,
+        Real.cos_zero, Real.sin_zero, neg_zero, Matrix.one_fin_two]; done)
+    | (ext i j; fin_cases i <;> fin_cases j <;> simp [rot2]; done)
 
 /-- The RoPE position matrix at position `t` with frequencies `θ`: block-diagonal rotations by
 `t · θᵢ` on the coordinate pairs, indexed by `Fin 2 × Fin k`. -/
@@ -75,8 +76,9 @@ theorem ropeMatrix_transpose_mul {k : ℕ} (θ : Fin k → ℝ) (m n : ℤ) :
   rw [Matrix.blockDiagonal_transpose, ← Matrix.blockDiagonal_mul]
   first
     | (refine congrArg Matrix.blockDiagonal (funext fun i => ?_)
-       rw [rot2_transpose_mul, Int.cast_sub, sub_mul])
-    | simp only [rot2_transpose_mul, Int.cast_sub, sub_mul]
+       rw [rot2_transpose_mul, Int.cast_sub, sub_mul]
+       done)
+    | (simp only [rot2_transpose_mul, Int.cast_sub, sub_mul]; done)
 
 /-- At position `0` RoPE is the identity. -/
 theorem ropeMatrix_zero {k : ℕ} (θ : Fin k → ℝ) : ropeMatrix θ 0 = 1 := by
@@ -84,7 +86,7 @@ theorem ropeMatrix_zero {k : ℕ} (θ : Fin k → ℝ) : ropeMatrix θ 0 = 1 := 
   simp only [Int.cast_zero, zero_mul, rot2_zero]
   first
     | exact Matrix.blockDiagonal_one
-    | simp
+    | (simp; done)
 
 /-- Every RoPE position matrix is orthogonal. -/
 theorem ropeMatrix_mem_orthogonalGroup {k : ℕ} (θ : Fin k → ℝ) (t : ℤ) :

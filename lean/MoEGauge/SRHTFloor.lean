@@ -51,11 +51,13 @@ theorem walshHadamard_mul_transpose (m : ℕ) :
       | (rw [Matrix.mul_apply, Fintype.prod_sum (fun k b => bitSign (x k) b * bitSign (x' k) b)]
          refine Finset.sum_congr rfl fun y _ => ?_
          simp only [walshHadamard, Matrix.transpose_apply, Matrix.of_apply]
-         rw [Finset.prod_mul_distrib])
+         rw [Finset.prod_mul_distrib]
+         done)
       | (rw [Matrix.mul_apply, Finset.prod_univ_sum, Fintype.piFinset_univ]
          refine Finset.sum_congr rfl fun y _ => ?_
          simp only [walshHadamard, Matrix.transpose_apply, Matrix.of_apply]
-         rw [Finset.prod_mul_distrib])
+         rw [Finset.prod_mul_distrib]
+         done)
       | (simp only [Matrix.mul_apply, walshHadamard, Matrix.transpose_apply, Matrix.of_apply,
            ← Finset.prod_mul_distrib]
          exact (Fintype.prod_sum (fun k b => bitSign (x k) b * bitSign (x' k) b)).symm)

@@ -190,3 +190,31 @@ def gauge_from_moments(variance: Tensor, excess_kurtosis: Tensor) -> float:
 def gauge_G(keys: Tensor, reduce: str = "pooled") -> float:
     """Gauge G_ℓ of one layer's keys (..., heads, head_dim): see :func:`head_moments`."""
     return head_moments(keys, reduce=reduce).gauge
+
+
+def participation_ratio(eigenvalues: Tensor) -> float:
+    """PR = (∑ λᵢ)² / ∑ λᵢ² of a nonnegative spectrum (the FFN study's effective dimension d_eff).
+
+    ``MoEGauge.participationRatio_bounds``: 1 ≤ PR ≤ rank (the number of nonzero λᵢ). Raises on a
+    negative entry or an all-zero spectrum, where PR is undefined.
+    """
+    lam = torch.as_tensor(eigenvalues, dtype=torch.float64).flatten()
+    if lam.numel() == 0 or bool((lam < 0).any()):
+        raise ValueError("participation_ratio needs a nonempty nonnegative spectrum")
+    s2 = float((lam * lam).sum())
+    if s2 == 0.0:
+        raise ValueError("participation_ratio of an all-zero spectrum is undefined")
+    return float(lam.sum()) ** 2 / s2
+
+
+def covariance_spectrum(x: Tensor) -> Tensor:
+    """Eigenvalues (ascending, clipped at 0) of the covariance of the rows of ``x`` (n, d), float64."""
+    xd = _as_float(x).detach().to(torch.float64).reshape(-1, x.shape[-1])
+    dev = xd - xd.mean(dim=0, keepdim=True)
+    cov = dev.T @ dev / xd.shape[0]
+    return torch.linalg.eigvalsh(cov).clamp(min=0.0)
+
+
+def effective_rank(x: Tensor) -> float:
+    """Participation ratio of the covariance spectrum of the rows of ``x`` (n, d)."""
+    return participation_ratio(covariance_spectrum(x))

@@ -30,6 +30,8 @@ QUANTITIES: dict[str, str] = {
     "index": "an integer position (layer, head, step, ...)",
     "beta_difference": "a difference of two beta values (e.g. the centering lift); any sign, in [-1, 1]",
     "one_bit_cosine_difference": "a difference of two one-bit cosines; any sign, in [-1, 1]",
+    "fraction_difference": "a difference of two fractions (e.g. of two hit rates); any sign, in [-1, 1]",
+    "ratio_difference": "a difference of two ratios of like quantities (e.g. an excess over a null); any sign",
     "relative_change": "new / old - 1 of a positive quantity (>= -1)",
     "logit_delta": "largest absolute change of a logit between two runs",
     "run_to_run_spread": "largest |rerun - main| of a measured field over other CPU kernels, threads and seeds (its unit)",

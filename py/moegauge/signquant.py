@@ -94,3 +94,29 @@ def quantize(x: Tensor) -> SignQuantized:
 def dequantize(q: SignQuantized, dtype: torch.dtype = torch.float32) -> Tensor:
     """α·s, shape (..., d)."""
     return unpack_signs(q.bits, q.d, dtype) * q.scale.to(dtype).unsqueeze(-1)
+
+
+#: Row b holds the 8 bits of byte value b, least significant first (the pack_signs layout).
+_BYTE_BITS = ((torch.arange(256, dtype=torch.int64)[:, None] >> torch.arange(8)) & 1).to(torch.float64)
+
+
+def packed_sign_scores(bits: Tensor, x: Tensor, d: int) -> Tensor:
+    """⟨s, x⟩ for the ±1 vectors s stored in ``bits`` (..., ceil(d/8)), scored without expanding s.
+
+    Uses the packed-sign identity (``MoEGauge.packed_sign_score_bytes``): per byte b,
+    2·∑_{bit j of b set} x_{8b+j} − ∑_j x_{8b+j}, summed over bytes. ``x`` is (d,) or broadcastable
+    against the stored vectors' leading dims with a trailing d. Padding bits (j ≥ d) meet zero
+    query coordinates, so they contribute nothing. Computed in float64.
+    """
+    if bits.dtype != torch.uint8:
+        raise TypeError(f"packed signs must be uint8, got {bits.dtype}")
+    nbytes = math.ceil(d / 8)
+    if bits.shape[-1] != nbytes:
+        raise ValueError(f"{bits.shape[-1]} bytes cannot hold d={d} signs")
+    if x.shape[-1] != d:
+        raise ValueError(f"query has {x.shape[-1]} coordinates, expected d={d}")
+    xq = x.to(torch.float64)
+    xq = torch.nn.functional.pad(xq, (0, nbytes * 8 - d)).reshape(*xq.shape[:-1], nbytes, 8)
+    set_bits = _BYTE_BITS.to(bits.device)[bits.to(torch.int64)]  # (..., nbytes, 8) of 0/1
+    per_byte = 2 * (set_bits * xq).sum(dim=-1) - xq.sum(dim=-1)  # the identity, one byte at a time
+    return per_byte.sum(dim=-1)

@@ -250,3 +250,10 @@ def test_quantity_vocabularies_agree():
     from moegauge.quantities import QUANTITIES as PRODUCED
 
     assert set(PRODUCED) == set(AUDITED)
+
+
+def test_deprecated_theorem_name_is_pointed_to_its_truthful_name(project):
+    project.write_claims([claim("old", "1", "count", None, theorems=(T.DC_CENTERING_LIFTS_ROTATIONAL_CEILING,))])
+    report = audit(project)
+    (f,) = [f for f, _ in report.findings if f.rule == "claim.deprecated_theorem"]
+    assert f.severity == "info" and T.DC_PER_VECTOR_CEILINGS_EQ_ONE in f.message and f.pointer.endswith("/theorems/0")

@@ -178,3 +178,76 @@ def test_no_kernel_flag_skips_even_with_lake(project, tmp_path):
 def test_kernel_report_skipped_has_no_axioms():
     r = KernelReport.skipped("why")
     assert (r.ran, r.ok, r.reason, r.axioms) == (False, False, "why", {})
+
+
+def test_required_kernel_gate_refuses_sorry_outside_deferred_and_extra_axioms(project, tmp_path):
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    _fake_lake(bin_dir, KERNEL / "export_ok.json")
+    out = tmp_path / "status.json"
+    proc = _status(project, out, bin_dir, "--kernel")
+    assert proc.returncode == 1
+    gate = [line for line in proc.stderr.splitlines() if "kernel gate" in line]
+    flagged = {line.split(": ")[3] for line in gate}
+    assert flagged == {"Demo.hidden_sorry", "Demo.uses_hidden", "Demo.stub_thm", "Demo.an_axiom",
+                       "Demo.uses_axiom", "Demo.native"}
+    assert any("Lean.ofReduceBool" in line for line in gate)
+    assert out.exists()  # the tracker is still written
+
+
+def test_required_kernel_gate_accepts_sorry_in_a_deferred_declaration(tmp_path):
+    proj = tmp_path / "proj"
+    (proj / "lean" / "Tiny").mkdir(parents=True)
+    (proj / "lakefile.lean").write_text("import Lake\nopen Lake DSL\npackage tiny\n")
+    (proj / "lean" / "Tiny" / "Basic.lean").write_text(
+        "namespace Tiny\n\n"
+        "theorem ok : 1 = 1 := rfl\n\n"
+        "/-- A hard one.\nDeferred: needs a lemma Mathlib lacks. -/\n"
+        "theorem later : 2 = 2 := by\n  sorry\n\n"
+        "end Tiny\n")
+    export = tmp_path / "export.json"
+    export.write_text(json.dumps({"schema": "moegauge.lean_axioms", "version": 1, "lean_version": "4.34.0",
+                                  "declarations": [
+                                      {"name": "Tiny.ok", "module": "Tiny.Basic", "axioms": ["propext"]},
+                                      {"name": "Tiny.later", "module": "Tiny.Basic", "axioms": ["sorryAx"]}]}))
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    _fake_lake(bin_dir, export)
+    out = tmp_path / "status.json"
+    proc = _status(proj, out, bin_dir, "--kernel")
+    assert proc.returncode == 0, proc.stderr
+    assert "kernel gate" not in proc.stderr
+
+
+CI_KERNEL_CHECK = Path(__file__).resolve().parents[2] / ".ci" / "kernel-check"
+
+
+def test_ci_kernel_check_skips_and_says_why_without_lake():
+    env = dict(os.environ)
+    env["PATH"] = os.pathsep.join(p for p in env["PATH"].split(os.pathsep) if not (Path(p) / "lake").exists())
+    env["PYTHON"] = sys.executable
+    proc = subprocess.run([str(CI_KERNEL_CHECK)], capture_output=True, text=True, env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert "kernel check skipped" in proc.stdout and "`lake` is not on PATH" in proc.stdout
+
+
+def test_ci_kernel_check_runs_the_gate_with_lake(tmp_path):
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    # A lake whose export puts sorryAx in a proved declaration: the gate must fail CI.
+    export = tmp_path / "export.json"
+    export.write_text(json.dumps({"schema": "moegauge.lean_axioms", "version": 1, "lean_version": "4.34.0",
+                                  "declarations": [{"name": "MoEGauge.moment_ratio_le_one",
+                                                    "module": "MoEGauge.JensenFloor", "axioms": ["sorryAx"]}]}))
+    _fake_lake(bin_dir, export)
+    repo = CI_KERNEL_CHECK.parents[1]
+    copy = tmp_path / "repo"
+    shutil.copytree(repo, copy, ignore=shutil.ignore_patterns(".venv", ".git", "evidence", "site", "py", "tests",
+                                                              "benchmarks", ".lake", "*.egg-info"))
+    (copy / "site" / "_data").mkdir(parents=True)
+    env = dict(os.environ)
+    env["PATH"] = f"{bin_dir}{os.pathsep}{env['PATH']}"
+    env["PYTHON"] = sys.executable
+    proc = subprocess.run([str(copy / ".ci" / "kernel-check")], capture_output=True, text=True, env=env, cwd=copy)
+    assert proc.returncode == 1
+    assert "kernel gate" in proc.stderr and "MoEGauge.moment_ratio_le_one" in proc.stderr

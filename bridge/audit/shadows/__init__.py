@@ -79,6 +79,6 @@ def run_shadow(s: Shadow, max_examples: int) -> ShadowResult:
 
 def load_shadows() -> dict[str, Shadow]:
     """Import the shadow modules (registering them) and return the registry."""
-    from . import properties  # noqa: F401
+    from . import properties, studies  # noqa: F401
 
     return REGISTRY

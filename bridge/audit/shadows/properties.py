@@ -207,12 +207,7 @@ def dc_mean_decomposition_norm(x, seed):
     assert math.isclose(lhs, rhs, rel_tol=1e-9, abs_tol=1e-9 * max(1.0, lhs))
 
 
-@shadow(T.DC_CENTERING_LIFTS_ROTATIONAL_CEILING,
-        "8bc3bb36b26d9280b0817ce6edc9f011b24adbc988b56aeea0ef53abd2d242e1",
-        "per vector, the rotational ceiling of c is 1 with and without centering (a Householder reflection "
-        "attains it), so ceil(μe + v) ≤ ceil(v)",
-        strategies=[vectors(min_size=2, max_size=48), FLOATS])
-def dc_centering_lifts_rotational_ceiling(x, mu):
+def _per_vector_ceilings_are_one(x, mu):
     v = center(t64(x), "per_vector").values
     assume(float(v.norm()) > 1e-6)
     d = v.numel()
@@ -227,6 +222,22 @@ def dc_centering_lifts_rotational_ceiling(x, mu):
     assert all(math.isclose(c, 1.0, rel_tol=0, abs_tol=1e-9) for c in ceilings)
 
 
+@shadow(T.DC_PER_VECTOR_CEILINGS_EQ_ONE, "88f33e19b7ba16674a1bda3811093907856c922f978c5741e192851be32a2fa9",
+        "per vector, the rotational ceiling of c is 1 with and without centering (a Householder reflection "
+        "attains both): ceil(μe + v) = 1 = ceil(v)",
+        strategies=[vectors(min_size=2, max_size=48), FLOATS])
+def rotational_ceilings_eq_one(x, mu):
+    _per_vector_ceilings_are_one(x, mu)
+
+
+@shadow(T.DC_CENTERING_LIFTS_ROTATIONAL_CEILING,
+        "b0595b07a6ccf5dee9ab417ad30861f529ecdc38f5a181349aa36fdb9957a39b",
+        "deprecated seed name with the same statement: both per-vector ceilings are 1 (no lift)",
+        strategies=[vectors(min_size=2, max_size=48), FLOATS])
+def dc_centering_lifts_rotational_ceiling(x, mu):
+    _per_vector_ceilings_are_one(x, mu)
+
+
 @shadow("MoEGauge.per_channel_centering_energy", "62242a49c978e710050e5fd21d26c720deabf09392c8193f9ae5cfa6ac99b7f4",
         "Σₙ‖R(kₙ − m)‖² = Σₙ‖kₙ‖² − N‖m‖² for the per-channel mean m the 1-bit cache stores",
         strategies=[st.integers(1, 40), st.integers(1, 16), st.integers(0, 10_000)])
@@ -239,9 +250,9 @@ def per_channel_centering_energy(n, d, seed):
     assert math.isclose(lhs, rhs, rel_tol=1e-9, abs_tol=1e-8)
 
 
-@shadow(T.BETA_LAST_MILE_QUADRATIC_HARDNESS, "a4345d6025bbb34ef36a3926d8657ef8fccb0caee1e64186a982cbf5d0550c98",
-        "x = s + εu near a sign-lattice point: sign x = s and 1 − c² = ε²(d‖u‖² − ⟨s,u⟩²)/(d‖x‖²), "
-        "with (1 − c²)/2 ≤ 1 − c ≤ 1 − c²",
+@shadow(T.BETA_LAST_MILE_QUADRATIC_HARDNESS, "580874de2a0bc4e14adaa23346f5a0c2fe84cda5179d951fa4b5ce1aee4760d4",
+        "x = s + εu near a sign-lattice point: sign x = s and 1 − c² = ε²(d‖u‖² − ⟨s,u⟩²)/(d‖x‖²) "
+        "≤ ε²‖u‖²/‖x‖²",
         strategies=[st.integers(1, 64), st.integers(0, 10_000), st.floats(-0.99, 0.99)])
 def beta_last_mile_quadratic_hardness(d, seed, eps):
     g = torch.Generator().manual_seed(seed)
@@ -254,13 +265,12 @@ def beta_last_mile_quadratic_hardness(d, seed, eps):
     rhs = eps ** 2 * (d * float(u.dot(u)) - float(s.dot(u)) ** 2) / (d * float(x.dot(x)))
     target(abs(lhs - rhs), label="|identity gap|")
     assert math.isclose(lhs, rhs, rel_tol=1e-6, abs_tol=1e-12)
-    assert lhs / 2 - 1e-12 <= 1 - c <= lhs + 1e-12
+    bound = eps ** 2 * float(u.dot(u)) / float(x.dot(x))
+    target(lhs - bound, label="1 − c² − bound (a violation is > 0)")
+    assert lhs <= bound + 1e-12
 
 
-@shadow(T.BETA_HESSIAN_NONNEG, "a1e5aee012c989a6239f0ce3ecbcc1f7febd29c3cb3c14f97672089f0a8fbdfc",
-        "d‖u‖² − ⟨s,u⟩² ≥ 0 for s ∈ {±1}^d, = 0 iff u ∥ s (the curvature of 1 − c² at the lattice)",
-        strategies=[st.integers(1, 64), st.integers(0, 10_000), st.floats(-5, 5), st.booleans()])
-def beta_hessian_nonneg(d, seed, t, parallel):
+def _curvature_nonneg(d, seed, t, parallel):
     g = torch.Generator().manual_seed(seed)
     s = torch.where(torch.rand(d, generator=g) < 0.5, -1.0, 1.0).to(torch.float64)
     u = t * s if parallel else torch.randn(d, generator=g, dtype=torch.float64)
@@ -270,6 +280,23 @@ def beta_hessian_nonneg(d, seed, t, parallel):
     # Along u = ts the one-bit cosine does not move: x = (1 + εt)s stays on the sign ray.
     if parallel and abs(t) < 0.9:
         assert math.isclose(float(one_bit_cosine(s + 0.1 * u)), 1.0, abs_tol=1e-12)
+
+
+CURVATURE_STRATEGIES = [st.integers(1, 64), st.integers(0, 10_000), st.floats(-5, 5), st.booleans()]
+
+
+@shadow(T.LAST_MILE_CURVATURE_NONNEG, "3da5b5395097c822882784e8eb738f24ad7f5e4b406903a999d6f8f5c5da7835",
+        "d‖u‖² − ⟨s,u⟩² ≥ 0 for s ∈ {±1}^d, = 0 iff u ∥ s (the ε² coefficient of 1 − c² at the lattice)",
+        strategies=CURVATURE_STRATEGIES)
+def last_mile_curvature_nonneg(d, seed, t, parallel):
+    _curvature_nonneg(d, seed, t, parallel)
+
+
+@shadow(T.BETA_HESSIAN_NONNEG, "a1e5aee012c989a6239f0ce3ecbcc1f7febd29c3cb3c14f97672089f0a8fbdfc",
+        "deprecated seed name with the same statement: d‖u‖² − ⟨s,u⟩² ≥ 0, = 0 iff u ∥ s (no Hessian computed)",
+        strategies=CURVATURE_STRATEGIES)
+def beta_hessian_nonneg(d, seed, t, parallel):
+    _curvature_nonneg(d, seed, t, parallel)
 
 
 @shadow("MoEGauge.walshHadamard_mul_transpose", "730b4ec756eea79899e3ac1c9dd0e5f03a4eae54dde88ed9bbcbd786bbd0cd42",
