@@ -42,7 +42,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="require the kernel check (error if `lake` is missing)")
     k.add_argument("--no-kernel", dest="kernel", action="store_const", const="off", help="skip the kernel check")
     p.set_defaults(kernel="auto")
-    p.add_argument("-q", "--quiet", action="store_true", help="print only the summary line")
+    v = p.add_mutually_exclusive_group()
+    v.add_argument("-v", "--verbose", action="store_true", help="also list every declaration with its status")
+    v.add_argument("-q", "--quiet", action="store_true", help="print only the summary line (the default)")
     p.set_defaults(func=run)
 
 
@@ -61,16 +63,17 @@ def _kernel(mode: str, lean_dir: Path) -> tuple[KernelReport, int]:
     return report, (0 if report.ok else 1)
 
 
-def _print_summary(doc: dict, out: Path, quiet: bool) -> None:
+def _print_summary(doc: dict, out: Path, verbose: bool) -> None:
+    """One line of counts; with ``verbose``, a line per declaration too."""
     c = doc["counts"]
     kc = doc["kernel_counts"]
     n = len(doc["declarations"])
-    print(f"lean status: {n} declarations in {len(doc['sources'])} files under {doc['lean_dir']}/")
-    print("  " + " · ".join(f"{k} {v}" for k, v in c.items()))
     run = doc["kernel_run"]
-    print(f"  kernel: checked {kc['checked']} · failed {kc['failed']} · unchecked {kc['unchecked']}"
-          f"  ({run['reason']})")
-    if not quiet and n:
+    print(f"lean status: {n} declarations in {len(doc['sources'])} files under {doc['lean_dir']}/: "
+          + " · ".join(f"{k} {v}" for k, v in c.items())
+          + f"; kernel: checked {kc['checked']} · failed {kc['failed']} · unchecked {kc['unchecked']}"
+          f" ({run['reason']}) → {out}")
+    if verbose and n:
         width = max(len(d["name"]) for d in doc["declarations"])
         width = min(width, 60)
         print(f"  {'STATUS':<10} {'KERNEL':<10} {'NAME':<{width}} WHERE")
@@ -82,7 +85,6 @@ def _print_summary(doc: dict, out: Path, quiet: bool) -> None:
                 extra = f"  [blocked by: {', '.join(d['blocked_by'])}]"
             print(f"  {d['status']:<10} {d['kernel']['status']:<10} {d['name']:<{width}} "
                   f"{d['file']}:{d['line']}{extra}")
-    print(f"wrote {out}")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -106,5 +108,5 @@ def run(args: argparse.Namespace) -> int:
         return 2
     validate_status_document(doc, str(out))
     write_text_atomic(out, canonical_json(doc))
-    _print_summary(doc, out, args.quiet)
+    _print_summary(doc, out, args.verbose)
     return kernel_code

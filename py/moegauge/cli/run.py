@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from ._common import positive_int
+
 NAME = "run"
 
 
@@ -27,9 +29,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--stages", default=",".join(STAGES), help="comma-separated subset (default: all)")
     p.add_argument("--force", action="store_true", help="rerun stages even when their artifacts are current")
     p.add_argument("--no-control", action="store_true", help="skip the random-init control arm")
-    p.add_argument("--rotation-steps", type=int, default=c.rotation_steps,
+    p.add_argument("--rotation-steps", type=positive_int, default=c.rotation_steps,
                    help=f"learned-rotation steps per layer (default {c.rotation_steps})")
-    p.add_argument("--ppl-windows", type=int, default=c.ppl_windows,
+    p.add_argument("--ppl-windows", type=positive_int, default=c.ppl_windows,
                    help=f"held-out windows per domain for perplexity (default {c.ppl_windows})")
     p.add_argument("--scope", choices=("all_kv_heads", "head_dim"), default=c.scope,
                    help="d = all KV heads of a layer concatenated (default) or one head")
@@ -42,6 +44,7 @@ def run(args: argparse.Namespace) -> int:
     import time
 
     from ..errors import InputError
+    from ..lm.model import local_checkpoint
     from ..lm.study import STAGES, RunConfig, Study
     from ..paths import find_repo_root
 
@@ -49,6 +52,7 @@ def run(args: argparse.Namespace) -> int:
     unknown = sorted(set(stages) - set(STAGES))
     if unknown:
         raise InputError("--stages", f"unknown stages {unknown}; known: {', '.join(STAGES)}")
+    local_checkpoint(args.model)  # a missing or corrupt checkpoint is named now, not after the corpus stage
     config = dataclasses.replace(RunConfig(), model=args.model, control=not args.no_control,
                                  rotation_steps=args.rotation_steps, ppl_windows=args.ppl_windows, scope=args.scope)
     if args.quiet:
