@@ -30,7 +30,9 @@ $(VPY):
 
 $(STAMP): pyproject.toml | $(VPY)
 	$(VPY) -m pip install --quiet --upgrade pip
-	$(VPY) -m pip install --quiet -e '.[test]'
+	@# setuptools prints an "Editable installation" notice (InformationOnly) for any editable install
+	@# of a layout with two package roots; it is information, not a problem with pyproject.toml.
+	PYTHONWARNINGS="ignore:Editable installation" $(VPY) -m pip install --quiet -e '.[test]'
 	@rm -f $(VENV)/.installed-*
 	@touch $@
 

@@ -23,12 +23,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if not getattr(args, "func", None):
-        parser.print_help(sys.stderr)
-        return 2
-    return args.func(args)
+    """Run one command; Ctrl-C is one line and exit 130 (outputs are written atomically)."""
+    try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        if not getattr(args, "func", None):
+            parser.print_help(sys.stderr)
+            return 2
+        return args.func(args)
+    except KeyboardInterrupt:
+        print("bridge: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

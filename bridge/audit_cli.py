@@ -51,24 +51,30 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="Hypothesis examples per shadow (default 40; derandomised)")
     p.add_argument("--print-baseline", action="store_true",
                    help="print baseline entries for the new findings (fill in each reason before adding them)")
+    p.add_argument("-v", "--verbose", action="store_true",
+                   help="also list acknowledged findings (with the reason each was accepted) and the Lean counts")
     p.add_argument("--all", action="store_true", help="list information findings too")
     p.set_defaults(func=run)
 
 
-def _print_report(report, show_all: bool, out=None) -> None:
-    out = out or sys.stdout
+def _print_report(report, show_all: bool, out=None, verbose: bool = False) -> None:
+    """A summary line, then every new error and warning in full; acknowledged findings and the Lean
+    counts only with ``verbose``, information findings only with ``show_all``."""
+    out = out if out is not None else sys.stdout
     width = shutil.get_terminal_size((120, 20)).columns
     doc = report.to_json()
     s = doc["summary"]
     print(f"audit: {s['claims']} claims, {s['artifacts']} artifacts, {s['shadows']} shadow rows; "
           f"{s['error']} errors, {s['warning']} warnings, {s['info']} infos "
           f"({s['acknowledged']} acknowledged, {s['new']} new)", file=out)
-    lean = doc["lean"]
-    print("  lean: " + " · ".join(f"{k} {lean['counts'][k]}" for k in STATUSES)
-          + f"; kernel: {lean['kernel_run']['reason']}", file=out)
-    # Errors and warnings are always shown (acknowledged ones marked, with the reason they were
-    # accepted); information only with --all.
-    rows = [(f, ack) for f, ack in report.findings if show_all or f.severity != "info"]
+    if verbose:
+        lean = doc["lean"]
+        print("  lean: " + " · ".join(f"{k} {lean['counts'][k]}" for k in STATUSES)
+              + f"; kernel: {lean['kernel_run']['reason']}", file=out)
+    # New errors and warnings are always shown; acknowledged ones (marked, with the reason they were
+    # accepted) with --verbose; information with --all.
+    shown = [(f, ack) for f, ack in report.findings if show_all or f.severity != "info"]
+    rows = [(f, ack) for f, ack in shown if verbose or not ack]
     for f, ack in rows:
         where = f"{f.file}{('#' + f.pointer) if f.pointer else ''}"
         tag = {"error": "ERROR", "warning": "WARN", "info": "info"}[f.severity] + (" (acknowledged)" if ack else "")
@@ -82,7 +88,10 @@ def _print_report(report, show_all: bool, out=None) -> None:
     for e in report.unused_baseline:
         print(f"  baseline entry no longer fires: {e['fingerprint']} {e['rule']} {e.get('file', '')}"
               f"{('#' + e['pointer']) if e.get('pointer') else ''}", file=out)
-    hidden = len(report.findings) - len(rows)
+    acknowledged = len(shown) - len(rows)
+    if acknowledged:
+        print(f"  ({acknowledged} acknowledged findings not shown; -v lists them with their reasons)", file=out)
+    hidden = len(report.findings) - len(shown)
     if hidden:
         print(f"  ({hidden} information findings not shown; --all lists them)", file=out)
 
@@ -117,7 +126,7 @@ def run(args: argparse.Namespace) -> int:
     site = args.site_data if args.site_data is not None else root / "site" / "_data" / "audit.json"
     if str(site) != "-":
         write_text_atomic(site, text)
-    print_quietly(_print_report, report, args.all)
+    print_quietly(_print_report, report, args.all, None, args.verbose)
     if args.print_baseline:
         entries = [Baseline.entry(f, "TODO: why this finding is accepted") for f in report.new]
         print_quietly(print, json.dumps(entries, indent=2, ensure_ascii=False))

@@ -52,7 +52,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="require the kernel check (error if `lake` is missing)")
     k.add_argument("--no-kernel", dest="kernel", action="store_const", const="off", help="skip the kernel check")
     p.set_defaults(kernel="auto")
-    p.add_argument("-q", "--quiet", action="store_true", help="print only the summary line")
+    v = p.add_mutually_exclusive_group()
+    v.add_argument("-v", "--verbose", action="store_true", help="also list every declaration with its status")
+    v.add_argument("-q", "--quiet", action="store_true", help="print only the summary line (the default)")
     p.set_defaults(func=run)
 
 
@@ -71,16 +73,17 @@ def _kernel(mode: str, lean_dir: Path) -> tuple[KernelReport, int]:
     return report, (0 if report.ok else 1)
 
 
-def _print_summary(doc: dict, out: Path, quiet: bool) -> None:
+def _print_summary(doc: dict, out: Path, verbose: bool) -> None:
+    """One line of counts; with ``verbose``, a line per declaration too."""
     c = doc["counts"]
     kc = doc["kernel_counts"]
     n = len(doc["declarations"])
-    print(f"lean status: {n} declarations in {len(doc['sources'])} files under {doc['lean_dir']}/")
-    print("  " + " · ".join(f"{k} {v}" for k, v in c.items()))
     run = doc["kernel_run"]
-    print(f"  kernel: checked {kc['checked']} · failed {kc['failed']} · unchecked {kc['unchecked']}"
-          f"  ({run['reason']})")
-    if not quiet and n:
+    print(f"lean status: {n} declarations in {len(doc['sources'])} files under {doc['lean_dir']}/: "
+          + " · ".join(f"{k} {v}" for k, v in c.items())
+          + f"; kernel: checked {kc['checked']} · failed {kc['failed']} · unchecked {kc['unchecked']}"
+          f" ({run['reason']}) → {out}")
+    if verbose and n:
         width = max(len(d["name"]) for d in doc["declarations"])
         width = min(width, 60)
         print(f"  {'STATUS':<10} {'KERNEL':<10} {'NAME':<{width}} WHERE")
@@ -92,7 +95,6 @@ def _print_summary(doc: dict, out: Path, quiet: bool) -> None:
                 extra = f"  [blocked by: {', '.join(d['blocked_by'])}]"
             print(f"  {d['status']:<10} {d['kernel']['status']:<10} {d['name']:<{width}} "
                   f"{d['file']}:{d['line']}{extra}")
-    print(f"wrote {out}")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -121,8 +123,8 @@ def run(args: argparse.Namespace) -> int:
         return 2
     validate_status_document(doc, str(out))
     write_text_atomic(out, status_json(doc))
-    print_quietly(_print_diagnostics, files, warnings, args.quiet)
-    print_quietly(_print_summary, doc, out, args.quiet)
+    print_quietly(_print_diagnostics, files, warnings, not args.verbose)
+    print_quietly(_print_summary, doc, out, args.verbose)
     if args.kernel == "required" and kernel_code == 0:
         problems = kernel_gate(doc)
         for problem in problems:
@@ -134,13 +136,13 @@ def run(args: argparse.Namespace) -> int:
 
 def _print_diagnostics(files, warnings: list[str], quiet: bool) -> None:
     """Notes (unknown commands skipped) and warnings (ambiguous extents, duplicate names) on stderr,
-    located ``FILE:LINE:COL: severity: message``; with -q only their count."""
+    located ``FILE:LINE:COL: severity: message``; unless verbose (-v), only their count."""
     lines = [line for f in files for line in f.diagnostic_lines()] + warnings
     if not lines:
         return
     if quiet:
         n_warn = sum(1 for line in lines if ": warning: " in line)
-        print(f"bridge status: {n_warn} warnings, {len(lines) - n_warn} notes (run without -q to list them)",
+        print(f"bridge status: {n_warn} warnings, {len(lines) - n_warn} notes (-v lists them)",
               file=sys.stderr)
         return
     sys.stderr.write("".join(line + "\n" for line in lines))

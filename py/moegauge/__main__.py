@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import sys
 
-from moegauge.cli import main
+try:
+    from moegauge.cli import main
+except KeyboardInterrupt:  # Ctrl-C while the CLI is still importing: one line, not a traceback
+    print("moegauge: interrupted", file=sys.stderr)
+    sys.exit(130)
 
 __all__ = ["main"]
 

@@ -55,7 +55,8 @@ class KeyFile:
 
 
 def load_keys(path: str | Path, tensor: str | None = None) -> KeyFile:
-    """Load and validate a key file (see the module docstring). Half precision is widened to float32.
+    """Load and validate a key file (see the module docstring). Half precision is widened to float32,
+    float32 to float64 when its squares would leave the float32 range.
 
     ``tensor`` defaults to ``keys``, or to the only tensor when the file holds exactly one.
     """
@@ -84,7 +85,11 @@ def load_keys(path: str | Path, tensor: str | None = None) -> KeyFile:
 
 
 def validate_keys(keys: Tensor, path: str | Path, name: str = DEFAULT_TENSOR) -> Tensor:
-    """Check shape, dtype and finiteness; return (tokens, heads, head_dim) float32/float64."""
+    """Check shape, dtype and finiteness; return (tokens, heads, head_dim) float32/float64.
+
+    Keys whose squares would overflow (or vanish in) float32 are widened to float64, so their moments
+    are computed rather than reported as NaN; keys out of float64's range are refused, naming the file.
+    """
     if not keys.is_floating_point():
         raise InputError(path, f"tensor {name!r} has dtype {keys.dtype}, expected a floating-point dtype")
     if keys.dim() == 2:
@@ -100,8 +105,34 @@ def validate_keys(keys: Tensor, path: str | Path, name: str = DEFAULT_TENSOR) ->
     if bad:
         raise InputError(path, f"tensor {name!r} contains {bad} NaN/inf value(s)")
     if keys.dtype != torch.float64:
-        keys = keys.to(torch.float32)
+        keys = keys.to(torch.float64 if needs_float64(keys) else torch.float32)
+    if needs_wider_than_float64(keys):
+        amax = float(keys.abs().max())
+        raise InputError(path, f"tensor {name!r} has values up to |x| = {amax:.3g}: their squares overflow "
+                               "float64, so β and the one-bit cosine cannot be computed; rescale the keys")
     return keys.contiguous()
+
+
+def _squares_overflow(keys: Tensor, dtype: torch.dtype) -> bool:
+    """Would a sum of ``keys``' squares (or the squares of its tiniest nonzero maximum) leave ``dtype``'s
+    normal range? Checked in float64 on the largest magnitude, with the element count as headroom."""
+    amax = float(keys.detach().abs().max().to(torch.float64)) if keys.numel() else 0.0
+    info = torch.finfo(dtype)
+    if amax == 0.0:
+        return False
+    squares = amax * amax
+    return squares * max(keys.numel(), 1) >= info.max / 16 or squares <= info.tiny * 16
+
+
+def needs_float64(keys: Tensor) -> bool:
+    """True when float32 moments of ``keys`` would overflow (|x| ≳ 1e15) or underflow to zero
+    (|x| ≲ 1e-18): such keys are measured in float64 instead of being reported as NaN."""
+    return _squares_overflow(keys, torch.float32)
+
+
+def needs_wider_than_float64(keys: Tensor) -> bool:
+    """True when even float64 moments of ``keys`` would overflow or underflow."""
+    return _squares_overflow(keys, torch.float64)
 
 
 def require_nonzero_vectors(vectors: Tensor, path: str | Path) -> None:

@@ -23,7 +23,7 @@ TOKENS, HEADS, HEAD_DIM = 96, 2, 16
 
 @pytest.fixture()
 def workdir(tmp_path, monkeypatch):
-    """A cwd with no pyproject: the repo root falls back to it, so evidence/ lands here."""
+    """A cwd with no pyproject: the repo root falls back to it, so runs/ lands here."""
     monkeypatch.chdir(tmp_path)
     keys = low_rank_keys(TOKENS * HEADS, HEAD_DIM, rank=3, seed=2).reshape(TOKENS, HEADS, HEAD_DIM)
     save_keys(tmp_path / "layer0.safetensors", keys)
@@ -31,7 +31,7 @@ def workdir(tmp_path, monkeypatch):
 
 
 def _only_artifact(root: Path, kind: str) -> dict:
-    files = sorted((root / "evidence" / kind).glob("*.json"))
+    files = sorted((root / "runs" / kind).glob("*.json"))
     assert len(files) == 1, files
     return load_artifact(files[0])
 
@@ -49,7 +49,7 @@ def test_help_explains_each_subcommand(command, capsys):
         main([command, "--help"])
     assert exit_.value.code == 0
     out = capsys.readouterr().out
-    assert "evidence/" in out and "--out" in out and "--dim" in out
+    assert "runs/" in out and "--out" in out and "--dim" in out
 
 
 def test_beta_artifact(workdir, capsys):

@@ -19,7 +19,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
             "(E|k|)²/E[k²] pooled over all coordinates with its delta-method standard error (rows "
             "as clusters), the mean one-bit cosine ‖k‖₁/(√d‖k‖₂) and residual energy 1 − c², and per "
             "KV head: variance, excess kurtosis (of the uncentered keys), β and cosine, plus the "
-            "gauge G = mean over heads of max(0, κ/σ²). Writes evidence/beta/<id>.json."
+            "gauge G = mean over heads of max(0, κ/σ²). Writes runs/beta/<id>.json (or --out)."
         ),
     )
     _common.add_key_args(p)
@@ -44,6 +44,7 @@ def run(args: argparse.Namespace) -> int:
     from ..keyfile import load_keys, require_nonzero_vectors
     from ..moments import beta_moment_ratio, beta_standard_error, head_moments, one_bit_cosine
 
+    _common.check_artifact_out(args.out)
     kf = load_keys(args.keys, args.tensor)
     vectors = kf.vectors(args.dim)
     cen = center(vectors, args.center).values

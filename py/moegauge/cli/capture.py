@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ._common import check_dir_out, positive_int, refuse_overwriting_inputs
+
 NAME = "capture"
 
 
@@ -27,10 +29,10 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--what", default="k_pre_norm,k_pre_rope,k_post_rope,q_post_rope,router_topk",
                    help="comma-separated quantities (default: all keys, post-RoPE queries, router top-k)")
     p.add_argument("--split", choices=("train", "heldout"), default="heldout", help="corpus split (default heldout)")
-    p.add_argument("--windows", type=int, default=16, help="windows per domain (default 16)")
-    p.add_argument("--seq-len", type=int, default=256, help="tokens per window (default 256)")
-    p.add_argument("--batch-size", type=int, default=8, help="windows per forward pass (default 8)")
-    p.add_argument("--shard-tokens", type=int, default=8192, help="tokens per shard file (default 8192)")
+    p.add_argument("--windows", type=positive_int, default=16, help="windows per domain (default 16)")
+    p.add_argument("--seq-len", type=positive_int, default=256, help="tokens per window (default 256)")
+    p.add_argument("--batch-size", type=positive_int, default=8, help="windows per forward pass (default 8)")
+    p.add_argument("--shard-tokens", type=positive_int, default=8192, help="tokens per shard file (default 8192)")
     p.add_argument("--dtype", choices=("float32", "float16", "bfloat16"), default="float32",
                    help="storage type of captured floats (default float32; float16 halves the bytes written)")
     return p
@@ -44,12 +46,14 @@ def run(args: argparse.Namespace) -> int:
     from ..lm.capture import QUANTITIES, capture_to_dir
     from ..lm.corpus import build_corpus
     from ..lm.encoding import encoder_for
-    from ..lm.model import load_model
+    from ..lm.model import load_model, local_checkpoint
 
     what = [w.strip() for w in args.what.split(",") if w.strip()]
     bad = sorted(set(what) - set(QUANTITIES))
     if bad:
         raise InputError("--what", f"unknown quantities {bad}; known: {', '.join(QUANTITIES)}")
+    check_dir_out(args.out, "--out")
+    refuse_overwriting_inputs([("--out", args.out)], [local_checkpoint(args.model)])
     lm = load_model(args.model)
     enc = encoder_for(lm.model, lm.local_dir or lm.source)
     corpus = build_corpus()

@@ -20,7 +20,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
             "Reports bytes of every stored tensor (signs, scales, centering mean, rotation) against "
             "the same keys stored in fp16, the mean cosine and relative residual energy of the "
             "reconstruction (in rotated and in original coordinates), and the gap to the identity "
-            "residual = 1 − c². Writes evidence/quantize/<id>.json."
+            "residual = 1 − c². Writes runs/quantize/<id>.json (or --out)."
         ),
     )
     _common.add_key_args(p)
@@ -29,7 +29,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         default="none",
         help="none (default), srht, or a rotation .safetensors file from 'moegauge rotate --save-rotation'",
     )
-    p.add_argument("--seed", type=int, default=0, help="SRHT seed (default 0)")
+    p.add_argument("--seed", type=_common.nonnegative_int, default=0, help="SRHT seed (default 0)")
     _common.add_center_arg(p, None, extra=" (default: per_channel, or the rotation file's centering)")
     _common.add_output_args(p)
     return p
@@ -53,6 +53,9 @@ def run(args: argparse.Namespace) -> int:
     from ..moments import one_bit_cosine
     from ..signquant import dequantize, quantize
 
+    _common.check_artifact_out(args.out)
+    if args.rotation not in ("none", "srht"):
+        _common.refuse_overwriting_inputs([("--out", args.out)], [args.keys, args.rotation])
     kf = load_keys(args.keys, args.tensor)
     vectors = kf.vectors(args.dim)
     n, d = vectors.shape

@@ -23,22 +23,22 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
             "split (--held-out-fraction of the tokens is held out for the trace). Records β "
             "(pooled) and the mean cosine before and after; for 'learned' also the per-step trace, "
             "the first steps whose cosine crosses 0.85/0.90/0.92, and the orthogonality error. "
-            "Writes evidence/rotate/<id>.json."
+            "Writes runs/rotate/<id>.json (or --out)."
         ),
     )
     _common.add_key_args(p)
     p.add_argument("--method", choices=("srht", "learned"), default="srht", help="rotation (default: srht)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the SRHT signs / the learning run (default 0)")
+    p.add_argument("--seed", type=_common.nonnegative_int, default=0, help="seed of the SRHT signs / the learning run (default 0)")
     _common.add_center_arg(p, "per_channel")
     g = p.add_argument_group("learned rotation")
-    g.add_argument("--steps", type=int, default=200, help="optimiser steps (default 200)")
+    g.add_argument("--steps", type=_common.nonnegative_int, default=200, help="optimiser steps (default 200)")
     g.add_argument("--parametrization", choices=PARAMETRIZATIONS, default="cayley", help="orthogonal map (default cayley)")
-    g.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (default 1e-3)")
-    g.add_argument("--batch-size", type=int, default=None, help="minibatch of key vectors per step (default: all)")
+    g.add_argument("--lr", type=_common.positive_finite_float, default=1e-3, help="Adam learning rate (default 1e-3)")
+    g.add_argument("--batch-size", type=_common.positive_int, default=None, help="minibatch of key vectors per step (default: all)")
     g.add_argument("--init", choices=INITS, default="identity", help="starting rotation (default identity)")
     g.add_argument(
         "--held-out-fraction",
-        type=float,
+        type=_common.fraction_below_one,
         default=0.2,
         help="fraction of tokens held out for the trace and the 'after' numbers (default 0.2; 0 = none)",
     )
@@ -58,11 +58,12 @@ def run(args: argparse.Namespace) -> int:
     from ..keyfile import load_keys, require_nonzero_vectors
     from ..moments import beta_moment_ratio, beta_standard_error, one_bit_cosine
 
-    if args.method == "learned":
-        if args.steps < 0:
-            raise InputError(args.keys, "--steps must be >= 0")
-        if not 0.0 <= args.held_out_fraction < 1.0:
-            raise InputError(args.keys, "--held-out-fraction must be in [0, 1)")
+    _common.check_artifact_out(args.out)
+    if args.save_rotation is not None:
+        if args.method != "learned":
+            raise InputError(args.save_rotation, "--save-rotation needs --method learned (an SRHT is stored as its --seed)")
+        _common.check_file_out(args.save_rotation, "--save-rotation")
+        _common.refuse_overwriting_inputs([("--save-rotation", args.save_rotation), ("--out", args.out)], [args.keys])
     kf = load_keys(args.keys, args.tensor)
     vectors = kf.vectors(args.dim)
     d = vectors.shape[1]
@@ -111,6 +112,7 @@ def run(args: argparse.Namespace) -> int:
             lr=args.lr,
             batch_size=args.batch_size,
             init=args.init,
+            dtype=train.dtype,
         )
         eval_keys = held if held is not None else train
         before = res.center(eval_keys).values
@@ -187,4 +189,5 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         inputs=[(args.keys, "keys")],
         before_write=before_write,
+        also_writes=[("--save-rotation", args.save_rotation)],
     )

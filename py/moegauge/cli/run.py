@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from ._common import positive_int
+
 NAME = "run"
 
 
@@ -30,9 +32,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    help=f"comma-separated subset of {','.join(ALL_STAGES)} (default: all but spread and claims)")
     p.add_argument("--force", action="store_true", help="rerun stages even when their artifacts are current")
     p.add_argument("--no-control", action="store_true", help="skip the random-init control arm")
-    p.add_argument("--rotation-steps", type=int, default=c.rotation_steps,
+    p.add_argument("--rotation-steps", type=positive_int, default=c.rotation_steps,
                    help=f"learned-rotation steps per layer (default {c.rotation_steps})")
-    p.add_argument("--ppl-windows", type=int, default=c.ppl_windows,
+    p.add_argument("--ppl-windows", type=positive_int, default=c.ppl_windows,
                    help=f"held-out windows per domain for perplexity (default {c.ppl_windows})")
     p.add_argument("--scope", choices=("all_kv_heads", "head_dim"), default=c.scope,
                    help="d = all KV heads of a layer concatenated (default) or one head")
@@ -45,6 +47,7 @@ def run(args: argparse.Namespace) -> int:
     import time
 
     from ..errors import InputError
+    from ..lm.model import local_checkpoint
     from ..lm.study import ALL_STAGES, RunConfig, Study
     from ..paths import find_repo_root
 
@@ -52,6 +55,7 @@ def run(args: argparse.Namespace) -> int:
     unknown = sorted(set(stages) - set(ALL_STAGES))
     if unknown:
         raise InputError("--stages", f"unknown stages {unknown}; known: {', '.join(ALL_STAGES)}")
+    local_checkpoint(args.model)  # a missing or corrupt checkpoint is named now, not after the corpus stage
     config = dataclasses.replace(RunConfig(), model=args.model, control=not args.no_control,
                                  rotation_steps=args.rotation_steps, ppl_windows=args.ppl_windows, scope=args.scope)
     if args.quiet:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ._common import check_dir_out, nonnegative_int, positive_int, refuse_overwriting_inputs
+
 NAME = "train"
 
 
@@ -31,9 +33,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    help="write into the shipped location (moegauge/embedded/...) instead of --out")
     p.add_argument("--previous", type=Path, default=None,
                    help="a previous checkpoint to measure on the same held-out text for the model card")
-    p.add_argument("--steps", type=int, default=r.steps, help=f"optimiser steps (default {r.steps})")
-    p.add_argument("--seed", type=int, default=r.seed, help=f"seed (default {r.seed})")
-    p.add_argument("--threads", type=int, default=r.threads,
+    p.add_argument("--steps", type=positive_int, default=r.steps, help=f"optimiser steps (default {r.steps})")
+    p.add_argument("--seed", type=nonnegative_int, default=r.seed, help=f"seed (default {r.seed})")
+    p.add_argument("--threads", type=positive_int, default=r.threads,
                    help=f"CPU threads; results depend on it (default {r.threads})")
     return p
 
@@ -45,11 +47,9 @@ def run(args: argparse.Namespace) -> int:
     from ..lm.model import EMBEDDED_DIR
     from ..lm.train import TrainRecipe, train
 
-    for flag, value in (("--steps", args.steps), ("--threads", args.threads)):
-        if value < 1:
-            raise InputError(flag, f"must be a positive integer, got {value}")
     recipe = dataclasses.replace(TrainRecipe(), steps=args.steps, seed=args.seed, threads=args.threads)
-    out = EMBEDDED_DIR if args.replace_embedded else args.out
+    out = EMBEDDED_DIR if args.replace_embedded else check_dir_out(args.out, "--out")
+    refuse_overwriting_inputs([("--out", out)], [args.previous])
     if out.exists() and not (out / "config.json").is_file():
         raise InputError(out, "exists and is not a checkpoint directory; choose another --out")
     train(recipe, out, log=lambda s: print(s, flush=True), previous=args.previous)

@@ -33,7 +33,7 @@ import torch
 
 from ..atomic import atomic_path, atomic_write_text
 from ..errors import InputError
-from .model import kv_geometry
+from .model import cache_kwargs, kv_geometry
 
 QUANTITIES = ("k_pre_norm", "k_pre_rope", "k_post_rope", "q_pre_rope", "q_post_rope", "v", "router_topk")
 MANIFEST = "manifest.json"
@@ -133,7 +133,7 @@ def capture_batch(model, input_ids: torch.Tensor, what: Iterable[str]) -> dict[s
     hooks.install(model)
     rec = _RecordingCache()
     try:
-        out = model(input_ids=input_ids, past_key_values=rec.cache, use_cache=True,
+        out = model(input_ids=input_ids, **cache_kwargs(model, rec.cache),
                     output_router_logits="router_topk" in what)
     finally:
         hooks.remove()

@@ -14,6 +14,7 @@ implementations recorded next to the checkpoint, and ``eager`` for checkpoints t
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -103,6 +104,49 @@ def _sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
+def local_checkpoint(name_or_path: str | Path | None) -> Path | None:
+    """The checkpoint directory ``load_model(name_or_path)`` reads (None for a hub name), checked:
+    it has a ``config.json`` and its config and weights are readable (see :func:`check_checkpoint_files`).
+    Cheap (headers only), so a CLI calls it before long work."""
+    if name_or_path is None:
+        if not (EMBEDDED_DIR / "config.json").is_file():
+            raise InputError(EMBEDDED_DIR, "the embedded checkpoint is missing; run `python -m moegauge train`")
+        local = EMBEDDED_DIR
+    else:
+        candidate = Path(name_or_path).expanduser()
+        looks_local = candidate.exists() or str(name_or_path).startswith((".", "/", "~")) or candidate.suffix
+        if not looks_local:
+            return None
+        local = candidate.resolve()
+        if not (local / "config.json").is_file():
+            raise InputError(local, "not a Hugging Face checkpoint directory (no config.json)")
+    check_checkpoint_files(local)
+    return local
+
+
+def check_checkpoint_files(local: Path) -> None:
+    """Refuse a local checkpoint whose ``config.json`` is not a JSON object or whose ``*.safetensors``
+    cannot be read (corrupt, truncated): an :class:`InputError` naming the file, before transformers
+    turns it into a long traceback. Reads headers only (``safe_open`` checks the sizes they declare)."""
+    from safetensors import safe_open
+
+    config = local / "config.json"
+    try:
+        doc = json.loads(config.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(config, f"not a readable JSON config ({exc})") from None
+    if not isinstance(doc, dict):
+        raise InputError(config, "not a JSON object")
+    for f in sorted(local.glob("*.safetensors")):
+        try:
+            with safe_open(str(f), framework="pt") as fh:
+                for name in fh.keys():
+                    fh.get_slice(name)
+        except Exception as exc:  # safetensors' own error type, OSError, ...
+            first = (str(exc).strip().splitlines() or [""])[0]
+            raise InputError(f, f"not a readable safetensors file ({first})") from None
+
+
 def load_model(name_or_path: str | Path | None = None, dtype: torch.dtype = torch.float32) -> LoadedModel:
     """Load a causal LM for measurement (eval mode, pinned implementations).
 
@@ -111,18 +155,8 @@ def load_model(name_or_path: str | Path | None = None, dtype: torch.dtype = torc
     """
     from transformers import AutoModelForCausalLM
 
-    if name_or_path is None:
-        local: Path | None = EMBEDDED_DIR
-        source = "embedded"
-        if not (EMBEDDED_DIR / "config.json").is_file():
-            raise InputError(EMBEDDED_DIR, "the embedded checkpoint is missing; run `python -m moegauge train`")
-    else:
-        candidate = Path(name_or_path).expanduser()
-        looks_local = candidate.exists() or str(name_or_path).startswith((".", "/", "~")) or candidate.suffix
-        local = candidate.resolve() if looks_local else None
-        source = str(name_or_path)
-        if local is not None and not (local / "config.json").is_file():
-            raise InputError(local, "not a Hugging Face checkpoint directory (no config.json)")
+    local = local_checkpoint(name_or_path)
+    source = "embedded" if name_or_path is None else str(name_or_path)
     experts.register()
     impl, attn = DEFAULT_EXPERTS_IMPLEMENTATION, ATTN_IMPLEMENTATION
     if local is not None and (local / IMPLEMENTATION_FILE).is_file():
@@ -130,17 +164,31 @@ def load_model(name_or_path: str | Path | None = None, dtype: torch.dtype = torc
         impl, attn = pinned.get("experts_implementation", impl), pinned.get("attn_implementation", attn)
     kwargs = {"dtype": dtype, "attn_implementation": attn}
     try:
-        model = AutoModelForCausalLM.from_pretrained(str(local or name_or_path), experts_implementation=impl, **kwargs)
-    except (TypeError, ValueError):  # architectures without an experts switch
-        model = AutoModelForCausalLM.from_pretrained(str(local or name_or_path), **kwargs)
+        try:
+            model = AutoModelForCausalLM.from_pretrained(str(local or name_or_path), experts_implementation=impl, **kwargs)
+        except (TypeError, ValueError):  # architectures without an experts switch
+            model = AutoModelForCausalLM.from_pretrained(str(local or name_or_path), **kwargs)
     except OSError as exc:
         raise InputError(str(name_or_path), f"cannot load model: {exc}".splitlines()[0]) from None
+    except Exception as exc:  # a local checkpoint transformers cannot build: bad input, not a bug here
+        if local is None:
+            raise
+        first = (str(exc).strip().splitlines() or [""])[0]
+        raise InputError(local, f"cannot load checkpoint ({type(exc).__name__}: {first})") from None
     model = _pin(model, impl, attn).eval()
     weights = {}
     if local is not None:
         for f in sorted(local.glob("*.safetensors")):
             weights[f.name] = _sha256_file(f)
     return LoadedModel(model=model, source=source, local_dir=local, weight_sha256=weights)
+
+
+def cache_kwargs(model: torch.nn.Module, cache) -> dict:
+    """Keyword arguments handing ``cache`` to ``model(...)``: transformers 5.x renamed the forward
+    argument ``past_key_values`` to ``cache`` (the old name still works, with a FutureWarning per
+    call); use whichever name this model's ``forward`` declares."""
+    params = inspect.signature(type(model).forward).parameters
+    return {"cache" if "cache" in params else "past_key_values": cache, "use_cache": True}
 
 
 def kv_geometry(config) -> tuple[int, int, int]:

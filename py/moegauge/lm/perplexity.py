@@ -15,6 +15,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from .model import cache_kwargs
+
 LN2 = math.log(2.0)
 
 
@@ -57,7 +59,7 @@ def score_windows(
         if cache_factory is None:
             logits = model(input_ids=batch, use_cache=False).logits
         else:
-            logits = model(input_ids=batch, past_key_values=cache_factory(), use_cache=True).logits
+            logits = model(input_ids=batch, **cache_kwargs(model, cache_factory())).logits
         pred = logits[:, :-1].float().reshape(-1, logits.shape[-1])
         target = batch[:, 1:].reshape(-1)
         total += float(F.cross_entropy(pred, target, reduction="sum"))

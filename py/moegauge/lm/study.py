@@ -44,7 +44,7 @@ from .capture import MANIFEST, capture_to_dir, load_capture
 from .corpus import DEFAULT_MAX_BYTES_PER_DOMAIN, Corpus, build_corpus
 from .encoding import encoder_for
 from .kcache import Fp16Cache, KeyTransform, OneBitKCache
-from .model import LoadedModel, kv_geometry, load_model, new_model
+from .model import LoadedModel, cache_kwargs, kv_geometry, load_model, new_model
 from .perplexity import LN2, HeldoutScore, score_windows
 
 #: Every stage in run order. Two run only when asked for: ``spread`` (reruns under other kernels,
@@ -531,7 +531,7 @@ class Study:
                 batch = w.tokens[: self.cfg.batch_size]
                 ref = model(input_ids=batch, use_cache=False).logits
                 cache = OneBitKCache(transforms, quantize_keys=False, value_dtype=torch.float32)
-                rot = model(input_ids=batch, past_key_values=cache, use_cache=True).logits
+                rot = model(input_ids=batch, **cache_kwargs(model, cache)).logits
                 worst = max(worst, float((rot - ref).abs().max()))
         return worst
 
@@ -558,7 +558,7 @@ class Study:
         parts = {}
         with torch.no_grad():
             for label, cache in caches.items():
-                model(input_ids=w.tokens, past_key_values=cache, use_cache=True, logits_to_keep=1)
+                model(input_ids=w.tokens, **cache_kwargs(model, cache), logits_to_keep=1)
                 parts[label] = cache.stored_nbytes()
         fp16 = sum(parts["fp16"].values())
         rows = [{"cache": label, "part": part, "bytes": n} for label, p in parts.items() for part, n in sorted(p.items())]
