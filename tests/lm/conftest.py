@@ -13,7 +13,7 @@ def tiny_configs() -> dict:
 
     return {
         "olmoe": embedded_config(hidden_size=64, intermediate_size=32, num_hidden_layers=2, num_attention_heads=4,
-                                 num_key_value_heads=4, num_experts=4),
+                                 num_key_value_heads=4, num_experts=4, num_experts_per_tok=2),
         "mixtral": MixtralConfig(vocab_size=256, hidden_size=64, intermediate_size=32, num_hidden_layers=2,
                                  num_attention_heads=4, num_key_value_heads=2, num_local_experts=4,
                                  num_experts_per_tok=2, max_position_embeddings=512),

@@ -12,6 +12,7 @@ NAME = "capture"
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
     from ..lm.capture import QUANTITIES
+    from ..lm.placement import add_placement_args
 
     p = subparsers.add_parser(
         NAME,
@@ -35,6 +36,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--shard-tokens", type=positive_int, default=8192, help="tokens per shard file (default 8192)")
     p.add_argument("--dtype", choices=("float32", "float16", "bfloat16"), default="float32",
                    help="storage type of captured floats (default float32; float16 halves the bytes written)")
+    add_placement_args(p)
     return p
 
 
@@ -47,6 +49,7 @@ def run(args: argparse.Namespace) -> int:
     from ..lm.corpus import build_corpus
     from ..lm.encoding import encoder_for
     from ..lm.model import load_model, local_checkpoint
+    from ..lm.placement import placement_from_args
 
     what = [w.strip() for w in args.what.split(",") if w.strip()]
     bad = sorted(set(what) - set(QUANTITIES))
@@ -54,7 +57,8 @@ def run(args: argparse.Namespace) -> int:
         raise InputError("--what", f"unknown quantities {bad}; known: {', '.join(QUANTITIES)}")
     check_dir_out(args.out, "--out")
     refuse_overwriting_inputs([("--out", args.out)], [local_checkpoint(args.model)])
-    lm = load_model(args.model)
+    placement = placement_from_args(args)
+    lm = load_model(args.model, dtype=getattr(torch, args.model_dtype), placement=placement)
     enc = encoder_for(lm.model, lm.local_dir or lm.source)
     corpus = build_corpus()
     parts = [enc.windows(d.train if args.split == "train" else d.heldout, args.seq_len, args.windows).tokens
@@ -65,7 +69,8 @@ def run(args: argparse.Namespace) -> int:
         manifest = capture_to_dir(lm.model, batches, args.out, what, shard_tokens=args.shard_tokens,
                                   meta={"model": lm.source, "weights_sha256": lm.weight_sha256,
                                         "corpus_sha256": corpus.sha256, "split": args.split,
-                                        "seq_len": args.seq_len, "windows_per_domain": args.windows},
+                                        "seq_len": args.seq_len, "windows_per_domain": args.windows,
+                                        "model_dtype": args.model_dtype},
                                   progress=bar.update, dtype=getattr(torch, args.dtype))
     print(f"{manifest['tokens']} tokens in {len(manifest['shards'])} shard(s) → {args.out}")
     return 0

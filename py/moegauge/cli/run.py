@@ -10,6 +10,7 @@ NAME = "run"
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
+    from ..lm.placement import add_placement_args
     from ..lm.study import ALL_STAGES, STAGES, RunConfig
 
     c = RunConfig()
@@ -39,6 +40,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--scope", choices=("all_kv_heads", "head_dim"), default=c.scope,
                    help="d = all KV heads of a layer concatenated (default) or one head")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    add_placement_args(p, dtype_default=c.model_dtype,
+                       dtype_help="; part of the configuration, unlike where the weights are placed")
     return p
 
 
@@ -48,6 +51,7 @@ def run(args: argparse.Namespace) -> int:
 
     from ..errors import InputError
     from ..lm.model import local_checkpoint
+    from ..lm.placement import placement_from_args
     from ..lm.study import ALL_STAGES, RunConfig, Study
     from ..paths import find_repo_root
 
@@ -57,14 +61,16 @@ def run(args: argparse.Namespace) -> int:
         raise InputError("--stages", f"unknown stages {unknown}; known: {', '.join(ALL_STAGES)}")
     local_checkpoint(args.model)  # a missing or corrupt checkpoint is named now, not after the corpus stage
     config = dataclasses.replace(RunConfig(), model=args.model, control=not args.no_control,
-                                 rotation_steps=args.rotation_steps, ppl_windows=args.ppl_windows, scope=args.scope)
+                                 rotation_steps=args.rotation_steps, ppl_windows=args.ppl_windows, scope=args.scope,
+                                 model_dtype=args.model_dtype)
+    placement = placement_from_args(args)
     if args.quiet:
         from transformers.utils import logging as hf_logging
 
         hf_logging.disable_progress_bar()
     t0 = time.perf_counter()
     study = Study(config, find_repo_root(), force=args.force, argv=args.command_line,
-                  progress=False if args.quiet else None, log=lambda s: print(s, flush=True))
+                  progress=False if args.quiet else None, log=lambda s: print(s, flush=True), placement=placement)
     timings = study.run(stages)
     print("stage times: " + ", ".join(f"{k} {v:.0f}s" for k, v in timings.items())
           + f"; total {time.perf_counter() - t0:.0f}s")

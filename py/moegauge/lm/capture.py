@@ -34,6 +34,7 @@ import torch
 from ..atomic import atomic_path, atomic_write_text
 from ..errors import InputError
 from .model import cache_kwargs, kv_geometry
+from .placement import input_device
 
 QUANTITIES = ("k_pre_norm", "k_pre_rope", "k_post_rope", "q_pre_rope", "q_post_rope", "v", "router_topk")
 MANIFEST = "manifest.json"
@@ -48,20 +49,29 @@ def decoder_layers(model) -> list:
     return list(layers)
 
 
+def _off_device(t: torch.Tensor) -> torch.Tensor:
+    """A captured tensor, detached and on the host as soon as it exists (a no-op on CPU), so a model
+    on GPUs or spread by accelerate never holds captures in device memory."""
+    return t.detach().to("cpu", non_blocking=False)
+
+
 class _RecordingCache:
     """Builds a DynamicCache whose ``update`` also records the post-RoPE keys and the values."""
 
-    def __init__(self):
+    def __init__(self, record_keys: bool = True, record_values: bool = True):
         from transformers import DynamicCache
 
         recorder = self
+        self.record_keys, self.record_values = record_keys, record_values
         self.keys: dict[int, torch.Tensor] = {}
         self.values: dict[int, torch.Tensor] = {}
 
         class Recording(DynamicCache):
             def update(self, key_states, value_states, layer_idx, *args, **kwargs):
-                recorder.keys[layer_idx] = key_states.detach()
-                recorder.values[layer_idx] = value_states.detach()
+                if recorder.record_keys:
+                    recorder.keys[layer_idx] = _off_device(key_states)
+                if recorder.record_values:
+                    recorder.values[layer_idx] = _off_device(value_states)
                 return super().update(key_states, value_states, layer_idx, *args, **kwargs)
 
         self.cache = Recording()
@@ -72,6 +82,7 @@ class _Hooks:
     """Forward hooks collecting the pre-RoPE tensors of one forward pass."""
 
     what: frozenset[str]
+    top_k: int | None = None
     store: dict[tuple[int, str], torch.Tensor] = field(default_factory=dict)
     handles: list = field(default_factory=list)
 
@@ -89,10 +100,13 @@ class _Hooks:
             if "q_post_rope" in self.what:
                 handle = attn.register_forward_pre_hook(self._position_hook(idx), with_kwargs=True)
                 self.handles.append(handle)
+            gate = getattr(getattr(layer, "mlp", None), "gate", None)
+            if "router_topk" in self.what and gate is not None and self.top_k:
+                self.handles.append(gate.register_forward_hook(self._router_hook(idx)))
 
     def _out(self, module, idx: int, name: str) -> None:
         def hook(_mod, _inp, out):
-            self.store[(idx, name)] = out.detach()
+            self.store[(idx, name)] = _off_device(out)
 
         self.handles.append(module.register_forward_hook(hook))
 
@@ -101,7 +115,18 @@ class _Hooks:
             pe = kwargs.get("position_embeddings")
             if pe is None and len(args) > 1:
                 pe = args[1]
-            self.store[(idx, "position_embeddings")] = pe
+            self.store[(idx, "position_embeddings")] = None if pe is None else tuple(_off_device(t) for t in pe)
+
+        return hook
+
+    def _router_hook(self, idx: int):
+        """The router's top-k of its logits, taken from the gate itself (routers return
+        ``(logits, scores, indices)``; a plain linear gate returns the logits)."""
+
+        def hook(_mod, _inp, out):
+            logits = out[0] if isinstance(out, tuple) else out
+            top = logits.detach().reshape(-1, logits.shape[-1]).topk(self.top_k, dim=-1).indices
+            self.store[(idx, "router_topk")] = _off_device(top.to(torch.int16))
 
         return hook
 
@@ -129,12 +154,14 @@ def capture_batch(model, input_ids: torch.Tensor, what: Iterable[str]) -> dict[s
     layers_n, kv_heads, head_dim = kv_geometry(model.config)
     heads = model.config.num_attention_heads
     b, s = input_ids.shape
-    hooks = _Hooks(what)
+    k = getattr(model.config, "num_experts_per_tok", None)
+    hooks = _Hooks(what, top_k=k)
     hooks.install(model)
-    rec = _RecordingCache()
+    rec = _RecordingCache(record_keys="k_post_rope" in what, record_values="v" in what)
     try:
-        out = model(input_ids=input_ids, **cache_kwargs(model, rec.cache),
-                    output_router_logits="router_topk" in what)
+        # Router choices come from hooks on the gates: output_router_logits would also compute the
+        # auxiliary load-balancing loss on every forward, for nothing.
+        model(input_ids=input_ids.to(input_device(model)), **cache_kwargs(model, rec.cache), logits_to_keep=1)
     finally:
         hooks.remove()
     tensors: dict[str, torch.Tensor] = {}
@@ -159,13 +186,10 @@ def capture_batch(model, input_ids: torch.Tensor, what: Iterable[str]) -> dict[s
                 q_rot, _ = _rope_fn(layers[idx].self_attn)(qt, qt, cos, sin)
                 tensors[f"layer{idx}.q_post_rope"] = q_rot.transpose(1, 2).reshape(b * s, heads, head_dim)
     if "router_topk" in what:
-        logits = getattr(out, "router_logits", None) or ()
-        k = getattr(model.config, "num_experts_per_tok", None)
-        moe_layers = _moe_layer_indices(model)
-        for idx, lg in zip(moe_layers, logits):
-            if lg is None or k is None:
-                continue
-            tensors[f"layer{idx}.router_topk"] = lg.reshape(b * s, -1).topk(k, dim=-1).indices.to(torch.int16)
+        for idx in _moe_layer_indices(model):
+            top = hooks.store.get((idx, "router_topk"))
+            if top is not None:
+                tensors[f"layer{idx}.router_topk"] = top
     return {name: t.float().contiguous() if t.is_floating_point() else t.contiguous() for name, t in tensors.items()}
 
 

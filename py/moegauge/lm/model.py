@@ -23,6 +23,7 @@ import torch
 
 from ..errors import InputError
 from . import experts
+from .placement import Placement, resolve_placement
 
 EMBEDDED_NAME = "olmoe-64x8"
 EMBEDDED_DIR = Path(__file__).resolve().parent.parent / "embedded" / EMBEDDED_NAME
@@ -152,9 +153,19 @@ def load_model(name_or_path: str | Path | None = None, dtype: torch.dtype = torc
 
     ``None`` → the embedded model; an existing directory → that checkpoint; otherwise a hub name.
     A missing embedded checkpoint or an unreadable directory is an ``InputError``.
+
+    Placement goes through transformers + accelerate: ``device`` puts the whole model on one device
+    (``cpu``, ``cuda``, ``cuda:N``, ``auto``); ``device_map="auto"`` lets accelerate spread the layers
+    over the GPUs, then CPU, then disk within ``max_memory`` (``{0: "20GiB", "cpu": "60GiB"}`` or
+    ``"0=20GiB,cpu=60GiB"``), offloading to ``offload_folder``. ``placement`` is the already
+    checked form of these (see :mod:`moegauge.lm.placement`). Callers may pass CPU ``input_ids``: a
+    dispatched model moves them with accelerate's hooks, a model on one GPU through the same
+    ``AlignDevicesHook`` (outputs come back on the inputs' device).
     """
     from transformers import AutoModelForCausalLM
 
+    if placement is None:
+        placement = resolve_placement(device, device_map, max_memory, offload_folder)
     local = local_checkpoint(name_or_path)
     source = "embedded" if name_or_path is None else str(name_or_path)
     experts.register()
@@ -162,20 +173,28 @@ def load_model(name_or_path: str | Path | None = None, dtype: torch.dtype = torc
     if local is not None and (local / IMPLEMENTATION_FILE).is_file():
         pinned = json.loads((local / IMPLEMENTATION_FILE).read_text())
         impl, attn = pinned.get("experts_implementation", impl), pinned.get("attn_implementation", attn)
-    kwargs = {"dtype": dtype, "attn_implementation": attn}
+    kwargs = {"dtype": dtype, "attn_implementation": attn, **placement.from_pretrained_kwargs()}
     try:
         try:
-            model = AutoModelForCausalLM.from_pretrained(str(local or name_or_path), experts_implementation=impl, **kwargs)
+            model = AutoModelForCausalLM.from_pretrained(str(local or name_or_path), experts_implementation=impl,
+                                                         **kwargs)
         except (TypeError, ValueError):  # architectures without an experts switch
             model = AutoModelForCausalLM.from_pretrained(str(local or name_or_path), **kwargs)
     except OSError as exc:
         raise InputError(str(name_or_path), f"cannot load model: {exc}".splitlines()[0]) from None
-    except Exception as exc:  # a local checkpoint transformers cannot build: bad input, not a bug here
+    except Exception as exc:  # noqa: BLE001 — turned into a located InputError or re-raised
+        if isinstance(exc, ValueError) and placement.device_map is not None:
+            # accelerate: budgets too small for the model, a missing offload folder, …
+            raise InputError("--device-map", f"cannot place the model: {exc}".splitlines()[0]) from None
         if local is None:
             raise
         first = (str(exc).strip().splitlines() or [""])[0]
         raise InputError(local, f"cannot load checkpoint ({type(exc).__name__}: {first})") from None
     model = _pin(model, impl, attn).eval()
+    if not placement.dispatched and placement.device != "cpu":
+        from accelerate.hooks import AlignDevicesHook, add_hook_to_module
+
+        add_hook_to_module(model, AlignDevicesHook(execution_device=placement.device, io_same_device=True))
     weights = {}
     if local is not None:
         for f in sorted(local.glob("*.safetensors")):

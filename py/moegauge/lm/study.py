@@ -63,6 +63,7 @@ class RunConfig:
     """Everything that determines the numbers (recorded in every artifact's provenance)."""
 
     model: str | None = None  # None: the embedded model
+    model_dtype: str = "float32"  # the weights' dtype: it changes the numbers (where they sit does not)
     control: bool = True  # also measure a random-init model of the same architecture
     seq_len: int = 256
     calib_windows: int = 16  # per domain: calibration keys for the learned rotations
@@ -94,8 +95,10 @@ class Study:
     """Runs the stages for one configuration; artifacts go under ``root/evidence``."""
 
     def __init__(self, config: RunConfig, root: Path, force: bool = False, log: Callable[[str], None] = print,
-                 argv: list[str] | None = None, progress: bool | None = None, evidence_dir: Path | None = None):
+                 argv: list[str] | None = None, progress: bool | None = None, evidence_dir: Path | None = None,
+                 placement=None):
         self.cfg = config
+        self.placement = placement  # moegauge.lm.placement.Placement: devices, not numbers, so not in cfg
         self.root = root
         self.evidence = evidence_dir if evidence_dir is not None else root / "evidence"
         self.captures = self.evidence / "captures"
@@ -117,7 +120,8 @@ class Study:
 
     def loaded(self) -> LoadedModel:
         if "trained" not in self._models:
-            self._models["trained"] = load_model(self.cfg.model)
+            self._models["trained"] = load_model(self.cfg.model, dtype=getattr(torch, self.cfg.model_dtype),
+                                                 placement=self.placement)
         return self._models["trained"]
 
     def model(self, arm: str) -> torch.nn.Module:
