@@ -74,7 +74,8 @@ def test_build_write_load_roundtrip(tmp_path):
     assert prov["command"] == ["moegauge", "beta", "k.bin"]
     assert prov["inputs"] == [{"path": "k.bin", "role": "keys", "sha256": sha256_file(tmp_path / "k.bin")}]
     assert prov["code_sha256"] == code_sha256()
-    assert set(prov["packages"]) == {"python", "torch", "transformers", "numpy", "moegauge"}
+    assert set(prov["packages"]) == {"python", "torch", "transformers", "numpy", "accelerate", "safetensors", "moegauge"}
+    assert prov["compute"]["threads"] >= 1 and prov["compute"]["cpu_capability"]
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", prov["created_utc"])
     path = write_artifact(doc, tmp_path / "out" / "demo.json")
     text = path.read_text(encoding="utf-8")

@@ -338,6 +338,15 @@ def test_keyboard_interrupt_is_one_line_and_exit_130(workdir, capsys, monkeypatc
     assert capsys.readouterr().err == "moegauge: interrupted\n"
 
 
+def _cpu_seconds(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc to see the child's CPU time")
 def test_sigint_to_a_running_command_is_one_line_and_exit_130(tmp_path):
     """A real SIGINT to `python -m moegauge rotate --method learned` in its optimisation loop."""
     keys = torch.randn(4096, 1, 64)
@@ -348,7 +357,11 @@ def test_sigint_to_a_running_command_is_one_line_and_exit_130(tmp_path):
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
     try:
-        time.sleep(8)  # imports done, inside the loop (1e6 steps never finish)
+        # Wait until the child has spent 8 CPU-seconds (imports take ~4): inside the loop, whatever the
+        # machine's load (1e6 steps never finish).
+        deadline = time.monotonic() + 240
+        while _cpu_seconds(proc.pid) < 8 and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.2)
         assert proc.poll() is None, proc.communicate()
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=120)

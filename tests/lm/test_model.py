@@ -11,7 +11,8 @@ from moegauge.errors import InputError
 from moegauge.lm.model import EMBEDDED_DIR, IMPLEMENTATION_FILE, load_model
 from moegauge.lm.train import TrainRecipe, train
 
-TINY = (("hidden_size", 32), ("intermediate_size", 16), ("num_hidden_layers", 1), ("num_experts", 4))
+TINY = (("hidden_size", 32), ("intermediate_size", 16), ("num_hidden_layers", 1), ("num_experts", 4),
+        ("num_experts_per_tok", 2))
 
 
 @pytest.fixture(scope="module")

@@ -148,7 +148,9 @@ def check_checkpoint_files(local: Path) -> None:
             raise InputError(f, f"not a readable safetensors file ({first})") from None
 
 
-def load_model(name_or_path: str | Path | None = None, dtype: torch.dtype = torch.float32) -> LoadedModel:
+def load_model(name_or_path: str | Path | None = None, dtype: torch.dtype = torch.float32, *,
+               device: str = "cpu", device_map: str | dict | None = None, max_memory: str | dict | None = None,
+               offload_folder: str | Path | None = None, placement: Placement | None = None) -> LoadedModel:
     """Load a causal LM for measurement (eval mode, pinned implementations).
 
     ``None`` → the embedded model; an existing directory → that checkpoint; otherwise a hub name.
