@@ -446,7 +446,7 @@ def coactivation_page(inputs: Inputs) -> dict:
             "measures": measures_table(f"{slug}-measures", doc["measures"], doc["description"]) if doc["measures"] else None,
             "tables": [artifact_table(f"{slug}-{_slug(name)}", tab) for name, tab in doc["tables"].items()],
         })
-    return {"studies": studies}
+    return {"studies": studies, "seed_name": "seed 004"}
 
 
 # --- explore ---------------------------------------------------------------------------------------
