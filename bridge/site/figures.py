@@ -57,11 +57,17 @@ def add_lines(fig: go.Figure, lines: list[tuple[dict, dict | None]]) -> None:
                       annotations=[*fig.layout.annotations, *(a for _, a in lines if a is not None)])
 
 
+def script_json(doc) -> str:
+    """JSON for a ``<script type="application/json">`` block: ``<`` is escaped (as ``\\u003c``, the
+    same string once parsed), so no text from the data can close the script element."""
+    return json.dumps(doc, sort_keys=True, ensure_ascii=False, separators=(",", ":")).replace("<", "\\u003c")
+
+
 def to_json(fig: go.Figure) -> str:
     """Deterministic JSON {data, layout, config} (plotly's own serialiser, stdlib engine)."""
     doc = json.loads(pio.to_json(fig, validate=True, pretty=False, engine="json"))
     doc["config"] = CONFIG
-    return json.dumps(doc, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return script_json(doc)
 
 
 def variant_label(variant: str) -> str:

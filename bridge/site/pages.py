@@ -6,7 +6,6 @@ Templates only lay these out; every number they print arrives here from data, fo
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from collections import defaultdict
@@ -15,7 +14,7 @@ from dataclasses import dataclass, field
 from moegauge.theorems import ALL_THEOREMS
 
 from . import figures, gengauss
-from .formats import describe_precision, format_number, shown
+from .formats import format_number, shown
 from .inputs import Inputs
 from .tables import Column, Table, artifact_table, cell, measures_table
 
@@ -447,7 +446,7 @@ def coactivation_page(inputs: Inputs) -> dict:
             "measures": measures_table(f"{slug}-measures", doc["measures"], doc["description"]) if doc["measures"] else None,
             "tables": [artifact_table(f"{slug}-{_slug(name)}", tab) for name, tab in doc["tables"].items()],
         })
-    return {"studies": studies}
+    return {"studies": studies, "seed_name": "seed 004"}
 
 
 # --- explore ---------------------------------------------------------------------------------------
@@ -517,7 +516,7 @@ def explore_page(inputs: Inputs) -> dict:
     marks_table = Table("marks", "Where this project's measured models sit", [
         Column("model", "model", "label"), Column("what", "measured", "label"), Column("beta", "β", "beta"),
         Column("p", "generalised Gaussian with that β", "label")], mark_rows)
-    grid_json = json.dumps({"table": table, "xs": xs}, sort_keys=True, separators=(",", ":"))
+    grid_json = figures.script_json({"table": table, "xs": xs})
     return {
         "grid_json": grid_json, "start": start, "last": len(table) - 1, "slider_min": 0, "slider_step": 1,
         "density_trace": DENSITY_TRACE, "marker_trace": len(curve.data) - 1, "readout_decimals": READOUT_DECIMALS,

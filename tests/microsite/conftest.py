@@ -21,6 +21,9 @@ ARTIFACTS = REPO / "tests" / "_artifacts" / "microsite"
 INSTALL_HINT = "apt-get update && apt-get install -y chromium chromium-driver"
 CHROMIUM_NAMES = ("chromium", "chromium-browser")
 DRIVER_NAMES = ("chromedriver", "chromium-driver")
+#: Seconds the client waits for one WebDriver command (selenium's default, 120 s, is too short on a
+#: loaded 2-core machine; a hang still fails).
+COMMAND_TIMEOUT = 600
 
 
 def _which(names) -> str | None:
@@ -67,21 +70,32 @@ def browser():
         pytest.skip(f"chromium and chromium-driver are needed for the browser tests: {INSTALL_HINT}")
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.chromium.remote_connection import ChromiumRemoteConnection
+    from selenium.webdriver.remote.client_config import ClientConfig
 
     opts = webdriver.ChromeOptions()
     opts.binary_location = chromium
     for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                 "--window-size=1280,900", "--hide-scrollbars", "--no-first-run",
                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                "--disable-default-apps", "--disable-extensions", "--lang=en-US"):
+                "--disable-default-apps", "--disable-extensions", "--lang=en-US",
+                "--disable-features=OptimizationHints,OnDeviceModelService,Translate,MediaRouter"):
         opts.add_argument(arg)
     opts.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
-    drv = webdriver.Chrome(options=opts, service=Service(executable_path=driver_path))
-    drv.set_page_load_timeout(60)
+    service = Service(executable_path=driver_path)
+    service.start()
     try:
-        yield drv
+        conn = ChromiumRemoteConnection(
+            service.service_url, vendor_prefix="goog", browser_name="chrome",
+            client_config=ClientConfig(remote_server_addr=service.service_url, keep_alive=True, timeout=COMMAND_TIMEOUT))
+        drv = webdriver.Remote(command_executor=conn, options=opts)
+        try:
+            drv.set_page_load_timeout(COMMAND_TIMEOUT)
+            yield drv
+        finally:
+            drv.quit()
     finally:
-        drv.quit()
+        service.stop()
 
 
 @pytest.fixture(scope="session")

@@ -25,16 +25,21 @@ PAGE_SLUGS = [slug for slug, _ in PAGES]
 
 
 def _set_width(driver, width: int, height: int = 900) -> None:
-    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
-                           {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False})
+    driver.execute("executeCdpCommand", {"cmd": "Emulation.setDeviceMetricsOverride", "params": {
+        "width": width, "height": height, "deviceScaleFactor": 1, "mobile": False}})
+
+
+def _log(driver, kind: str) -> list[dict]:
+    """Chrome's ``browser`` (console) or ``performance`` (DevTools events) log since the last read."""
+    return driver.execute("getLog", {"type": kind})["value"]
 
 
 def _drain_logs(driver) -> None:
-    driver.get_log("browser")
-    driver.get_log("performance")
+    _log(driver, "browser")
+    _log(driver, "performance")
 
 
-def _wait(driver, script: str, timeout: float = 30.0):
+def _wait(driver, script: str, timeout: float = 300.0):
     end = time.monotonic() + timeout
     while time.monotonic() < end:
         value = driver.execute_script(script)
@@ -63,7 +68,7 @@ def _network(driver, base: str) -> tuple[list[str], list[str], list[str]]:
     requested, failed, external = [], [], []
     origin = urlsplit(base)
     urls = {}
-    for entry in driver.get_log("performance"):
+    for entry in _log(driver, "performance"):
         msg = json.loads(entry["message"])["message"]
         method, params = msg.get("method"), msg.get("params", {})
         if method == "Network.requestWillBeSent":
@@ -89,7 +94,7 @@ def _network(driver, base: str) -> tuple[list[str], list[str], list[str]]:
 def test_page_in_browser(browser, site_url, artifacts_dir, slug, width):
     url = f"{site_url}{slug}.html"
     _load(browser, url, width)
-    console = [e for e in browser.get_log("browser") if e["level"] in ("SEVERE", "ERROR")]
+    console = [e for e in _log(browser, "browser") if e["level"] in ("SEVERE", "ERROR")]
     assert not console, f"{slug}: console errors: {console}"
     requested, failed, external = _network(browser, site_url)
     assert any(u.endswith(f"/{slug}.html") for u in requested), requested
@@ -214,3 +219,23 @@ def test_audit_lists_the_seed_findings_first(browser, site_url):
     subjects = [r.get_attribute("data-subject") for r in rows[:3]]
     assert subjects == ["s001.floor_beta", "s001.ppl_degradation", "s001.kv_ratio"]
     assert "0.7979" in rows[0].text and "36.6" in rows[1].text and "1.87" in rows[2].text
+
+
+def test_the_checks_can_fail(browser, site_url, built_site):
+    """A page with a console error and a request to another origin (a loopback address, port 1:
+    nothing listens) is caught by the same log readers the page tests use."""
+    (built_site / "harness-check.html").write_text(
+        '<!doctype html><html><head><link rel="icon" href="data:,"></head><body>'
+        '<p class="loading">loading…</p><img src="http://127.0.0.2:1/x.png" alt="">'
+        '<script>console.error("planted error")</script></body></html>', encoding="utf-8")
+    _set_width(browser, 1280)
+    _drain_logs(browser)
+    browser.get(f"{site_url}harness-check.html")
+    _wait(browser, "return document.readyState === 'complete'")
+    time.sleep(0.5)
+    console = [e for e in _log(browser, "browser") if e["level"] in ("SEVERE", "ERROR")]
+    assert any("planted error" in e["message"] for e in console)
+    _, failed, external = _network(browser, site_url)
+    assert external == ["http://127.0.0.2:1/x.png"]
+    assert any(f.startswith("http://127.0.0.2:1/x.png") for f in failed)
+    assert browser.find_elements("css selector", ".loading")

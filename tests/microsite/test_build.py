@@ -6,7 +6,6 @@ import json
 import re
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
@@ -249,3 +248,47 @@ def test_build_output_is_git_ignored():
 def test_site_folder_is_not_a_python_package():
     assert not (REPO / "site" / "__init__.py").exists()
     assert not list((REPO / "site").rglob("*.py"))
+
+
+def test_more_layers_models_and_columns_render(tmp_path):
+    """Regenerated evidence may have more layers, arms and columns: the pages follow the data."""
+    root = make_root(tmp_path)
+
+    def more_layers(doc):
+        for name in ("trace", "first_crossing"):
+            rows = doc["tables"][name]["rows"]
+            rows += [{**r, "layer": r["layer"] + 4} for r in rows]
+    edit_json(root / "evidence" / "convergence" / "convergence_trained.json", more_layers)
+
+    def more_models(doc):
+        tab = doc["tables"]["models"]
+        tab["columns"]["beta_pre_rope"] = {"description": "β before RoPE", "quantity": "beta"}
+        for r in tab["rows"]:
+            r["beta_pre_rope"] = 0.5
+        tab["rows"].append({**tab["rows"][0], "model": "third_arm", "beta_raw": 0.4321})
+    edit_json(root / "evidence" / "summary" / "paper_table.json", more_models)
+    out = tmp_path / "out"
+    build_site(root, out)
+    conv = (out / "convergence.html").read_text(encoding="utf-8")
+    for layer in range(8):
+        assert f'data-figure="conv-trained-{layer}"' in conv
+    index = (out / "index.html").read_text(encoding="utf-8")
+    assert ">third_arm<" in index and 'data-value="0.4321"' in index and ">0.432<" in index
+    assert "β before RoPE" in index
+    explore = (out / "explore.html").read_text(encoding="utf-8")
+    assert "third_arm" in explore
+
+
+def test_data_cannot_break_out_of_markup(tmp_path):
+    root = make_root(tmp_path)
+    evil = "keys</script><script>alert(document.domain)</script>"
+
+    def inject(doc):
+        doc["tables"]["parts"]["rows"][0]["part"] = evil
+        doc["description"] = evil
+    edit_json(root / "evidence" / "memory" / "memory_budget.json", inject)
+    out = tmp_path / "out"
+    build_site(root, out)
+    html = (out / "index.html").read_text(encoding="utf-8")
+    assert "<script>alert" not in html
+    assert "&lt;script&gt;alert" in html  # the text is shown, escaped
