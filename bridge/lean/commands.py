@@ -129,11 +129,10 @@ _PREV_WORD = re.compile(rf"([{ID_CHARS}.«»]+)\s*$")
 _IDENT_AT = re.compile(rf"[{_LETTER_START}][{ID_CHARS}.]*|«[^»\n]*»")
 # Where a statement can end (`:=`, `where`, a `|` that is not `||`, `|>`, `<|`), and the
 # `let`-like words whose own `:=` does not end it: one pass, in order (linear in the statement).
-_SPLIT = re.compile(
-    rf":=|(?<![{ID_CHARS}.])(?:(where)|(let|have|haveI|letI))(?![{ID_CHARS}])|(?<![|<])\|(?![|>])"
-)
+# (No leading look-behinds: they stop the regex engine's fast scan; boundaries are checked in Python.)
+_SPLIT = re.compile(rf":=|(?:(where)|(let|have|haveI|letI))(?![{ID_CHARS}])|\|(?![|>])")
 _ALTERNATIVE = re.compile(r"=>|:=|(?<![|<])\|(?![|>])")
-_WHERE = re.compile(rf"(?<![{ID_CHARS}.])where(?![{ID_CHARS}])")
+_WHERE = re.compile(rf"where(?![{ID_CHARS}])")
 _LINE = re.compile(r"^([ \t]*)(\S)", re.MULTILINE)
 
 
@@ -296,6 +295,8 @@ class Segmenter:
         if k < 0:
             return True
         ch = self.src.code[k]
+        if ch == "/" and k > 0 and self.src.code[k - 1] == "-":
+            return True  # the end of a doc comment or module doc
         if ch in _INCOMPLETE_CHARS:
             return False
         if ch == "." and k > 0 and self.src.code[k - 1] == ".":
@@ -597,9 +598,13 @@ class Segmenter:
 
     def _where_after(self, start: int, end: int) -> int | None:
         depth_at = self.src.depth_at
-        for m in _WHERE.finditer(self.src.code, start, end):
-            if depth_at(m.start()) == 0 and not self.src.in_guillemets(m.start()):
-                return m.start()
+        code = self.src.code
+        for m in _WHERE.finditer(code, start, end):
+            p = m.start()
+            if p and code[p - 1] in _WORD_CHARS:
+                continue
+            if depth_at(p) == 0 and not self.src.in_guillemets(p):
+                return p
         return None
 
     def _helpers(self, start: int, end: int, kind: str) -> tuple[Helper, ...]:
@@ -666,9 +671,13 @@ class Segmenter:
         depth_at = self.src.depth_at
         ctor_bars = kind in ("inductive", "class", "structure")
         pending_lets = 0
+        word_chars = _WORD_CHARS
         for m in _SPLIT.finditer(code, start, end):
             p = m.start()
             if depth_at(p) != 0:
+                continue
+            if p and ((m.group(1) or m.group(2)) and code[p - 1] in word_chars
+                      or m.group() == "|" and code[p - 1] in "|<"):
                 continue
             if m.group(2):  # let / have: its own `:=` follows
                 pending_lets += 1

@@ -28,7 +28,7 @@ DEFERRED_LINE = re.compile(r"^[ \t]*Deferred:[ \t]*(\S.*?)[ \t]*$", re.MULTILINE
 _SORRY_WORDS = frozenset({"sorry", "admit"})
 # `sorry`/`admit` as a term or tactic: not a field or projection (`.sorry`, `Foo.sorry`), not part
 # of an identifier. Constructor and pattern names (`| sorry : Proof`) are filtered in Python.
-_SORRY = re.compile(rf"(?<![{ID_CHARS}.`])(?:sorry|admit)(?![{ID_CHARS}])")
+_SORRY = re.compile(rf"(?:sorry|admit)(?![{ID_CHARS}])")  # the character before: checked in Python
 _ID_CHAR_RE = re.compile(rf"[{ID_CHARS}.]")
 _OPENER = re.compile("[([{⟨⦃⟦⟪⁅]")
 _QUOTE_LEVELS = 8
@@ -383,6 +383,8 @@ class _ScopeWalker:
             return ()
         found = []
         for x in _SORRY.finditer(code, start, end):
+            if x.start() and (_ID_CHAR_RE.match(code, x.start() - 1) or code[x.start() - 1] == "`"):
+                continue  # part of an identifier, a projection `.sorry`, a name literal `sorry
             k = self.src.previous_code(x.start())
             nxt = _NEXT_CODE.match(code, x.end()).group(1)
             if nxt == ":=":
