@@ -315,8 +315,9 @@ class Segmenter:
             return False
         if t.kind == MODDOC:
             return True
-        if t.kind == SYM:
-            return t.text[0] == "#" and len(t.text) > 1 and t.text[1] != "[" and self.src.first_on_line(t.start)
+        if t.kind == SYM:  # `#eval …`, and `/-- info: … -/ #guard_msgs in …` after a doc comment
+            return t.text[0] == "#" and len(t.text) > 1 and t.text[1] != "[" and (
+                i > 0 or self.src.first_on_line(t.start))
         if t.kind != IDENT:
             return False
         w = t.text
@@ -379,7 +380,9 @@ class Segmenter:
             if word is not None and word[:1] == "\x01":
                 cached = self._unknown_starts(offset, word[1:])
             elif word in DECL_KEYWORDS:  # the common case, decided without tokens
-                cached = self._previous_word(offset) not in ("deriving", "class") and not self._after_bar(offset)
+                after = offset + len(word)
+                cached = self._previous_word(offset) not in ("deriving", "class") and not self._after_bar(offset) \
+                    and not (self.src.code.startswith(":", after) and not self.src.code.startswith(":=", after))
             elif word in SCOPE_KEYWORDS or (word in OTHER_KEYWORDS and word != "deriving"):
                 cached = True
             else:
@@ -402,8 +405,11 @@ class Segmenter:
                     j = self._skip_group(cur, j)
                 elif t.kind == IDENT and t.text != "in" and (t.text not in RESERVED or t.text in _OPEN_ARG_WORDS):
                     j += 1
-                elif t.kind == SYM and t.text in ("→", "->", "=>"):
+                elif t.kind == SYM and t.text in ("→", "->", "=>", ","):
                     j += 1
+                elif t.kind == SYM and t.text == "-" and (u := cur[j + 1]) is not None and u.text == ">" \
+                        and u.start == t.end:  # `->`, two tokens
+                    j += 2
                 else:
                     break
         if self._is(cur[j], frozenset({"in"})):
@@ -438,6 +444,17 @@ class Segmenter:
                 self.note(pos, "warning", "a bracket opened before this line is not closed; the command before "
                                           "ends here, where a command starts in column 0")
             if not self.is_command_start(pos):
+                # Where a command is expected, an identifier (after any doc comment, attributes or
+                # modifiers) is a command the reader does not know, even when indented.
+                probe = _Cursor(src, pos)
+                j = self._skip_decl_prefix(probe, 0)
+                u = probe[j]
+                if u is not None and u.kind == IDENT and u.text not in CONTINUATION_WORDS and u.text not in RESERVED:
+                    end = self._next_command(u.end)
+                    self.note(u.start, "note", f"unknown command {u.text!r}, skipped")
+                    pieces.append(Piece("UNKNOWN", (u,), end=end))
+                    pos = end
+                    continue
                 word = src.text[pos : pos + 30].split()[0] if src.text[pos:].strip() else ""
                 pos = self._skip_to_next(pos, f"expected a command, found {word!r}; skipped to the next command")
                 continue

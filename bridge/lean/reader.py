@@ -156,6 +156,9 @@ def parse_open(tokens: tuple[LeanToken, ...]) -> tuple[list[str], list[tuple[str
     depth = tokens[0].depth
     top = [t for t in tokens[1:] if t.depth == depth or t.text in ("(", ")")]
     words = [t.text for t in top]
+    for k in range(len(words) - 1, 0, -1):  # `->` is two tokens
+        if words[k - 1] == "-" and words[k] == ">":
+            words[k - 1 : k + 1] = ["->"]
     if not words or words[0] in ("scoped", "private"):
         return [], []
     if "renaming" in words:
