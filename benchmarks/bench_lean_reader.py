@@ -36,6 +36,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from _bench_common import OtherLoad
 from bridge.lean.errors import LeanSyntaxError
 from bridge.lean.reader import read_bytes
 from bridge.lean.status import compute_statuses
@@ -215,8 +216,12 @@ def _tree_rss_kb(pid: int) -> int:
     return total
 
 
-def whole_process(root: Path, out: Path) -> tuple[float, float, int, str]:
-    """Run ``python -m bridge status`` on ``root``: (seconds, peak RSS in MB, exit code, stderr tail)."""
+def whole_process(root: Path, out: Path) -> tuple[float, float, int, str, float]:
+    """Run ``python -m bridge status`` on ``root``: (seconds, peak RSS in MB, exit code, stderr
+    tail, CPU seconds of the process and its pool workers)."""
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     env = dict(os.environ)
     cmd = [sys.executable, "-m", "bridge", "status", "--no-kernel", "-q", "--lean-dir", str(root), "--out", str(out)]
     t0 = time.perf_counter()
@@ -233,7 +238,9 @@ def whole_process(root: Path, out: Path) -> tuple[float, float, int, str]:
     reader.join()
     elapsed = time.perf_counter() - t0
     tail = err[0].decode("utf-8", "replace").strip().splitlines()[-3:] if err and err[0] else []
-    return elapsed, peak / 1024, proc.returncode, " | ".join(tail)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return elapsed, peak / 1024, proc.returncode, " | ".join(tail), cpu
 
 
 def measure_real(root: Path, whole: bool = True) -> None:
@@ -311,10 +318,13 @@ def measure_real(root: Path, whole: bool = True) -> None:
         print("  whole process: skipped" + (" (the tree has files the reader rejects)" if errors else ""))
         return
     with tempfile.TemporaryDirectory() as tmp:
-        elapsed, rss, code, tail = whole_process(root, Path(tmp) / "status.json")
-    print(f"  whole process (bridge status, JSON written + validated): {elapsed:.2f} s, "
+        with OtherLoad() as load:
+            elapsed, rss, code, tail, cpu = whole_process(root, Path(tmp) / "status.json")
+    print(f"  whole process (bridge status, JSON written + validated): {elapsed:.2f} s wall, "
           f"{size / 1e6 / elapsed:.2f} MB/s, peak RSS {rss:.0f} MB, exit {code}"
           f"  (targets >= 10 MB/s, <= 1024 MB)")
+    print(f"    CPU {cpu:.2f} s ({size / 1e6 / max(cpu, 1e-9):.2f} MB per CPU-second); other processes used "
+          f"{load.label()} cores meanwhile (of {os.cpu_count()})")
     if code != 0:
         print(f"    stderr: {tail[:300]}")
 

@@ -28,16 +28,26 @@ _SIMPLE_RE = re.compile(rf"(?<![{ID_CHARS}.])({_SIMPLE})(?![{ID_CHARS}.])")
 _GROUP = re.compile(rf"[({{⦃\[]\s*((?:{_SIMPLE}|_)(?:\s+(?:{_SIMPLE}|_))*)\s*:(?![=:])")
 # Binder keywords, then the names or patterns that follow (up to `=>`, `:=`, `:`, `,`, `;` …);
 # anonymous-constructor patterns ⟨x, hx⟩ may contain commas.
-_WORD_BINDER = (
-    r"fun|intro|intros|rintro|obtain|rcases|rename_i|next|ext|funext|choose|let|have|haveI|letI|set|"
+_WORD_BINDER = (  # (not `funext`: as a term, `funext h` applies a proof)
+    r"fun|intro|intros|rintro|obtain|rcases|rename_i|next|ext|choose|let|have|haveI|letI|set|"
     r"generalize|by_cases|by_contra!?|suffices|for|mut|peel|induction'|cases'|case|with|lift"
 )
 _SYMBOL_BINDER = r"λ|∀ᶠ|∃ᶠ|∀|∃!?|Π|Σ|∑'?|∏'?|⨆|⨅|⋃|⋂|∫⁻?|∮|⨁|∐"
+# No look-behind in front: a leading look-behind stops the regex engine's fast scan for the first
+# character (≈700× slower on a long proof); a word glued to an identifier is rejected in Python.
 _KEYWORD = re.compile(
-    rf"(?:(?<![{ID_CHARS}.])(?:{_WORD_BINDER})(?![{ID_CHARS}])|{_SYMBOL_BINDER})((?:⟨[^⟩\n]*⟩|[^\n=:;|←∈↦,⟨<>∉⊆])*)"
+    rf"(?:(?:{_WORD_BINDER})(?![{ID_CHARS}])|{_SYMBOL_BINDER})((?:⟨[^⟩\n]*⟩|[^\n=:;|←∈↦,⟨<>∉⊆])*)"
 )
+_WORD_BEFORE = re.compile(rf"[{ID_CHARS}.]")
 # `| pat =>` alternatives (and `| p₁\n | p₂ => rhs`: a line-leading `|` without `=>`)
 _PATTERN = re.compile(r"(?:^[ \t]*|(?:with|fun)[ \t]*)\|([^\n|]*?)(?:=>|$)", re.MULTILINE)
+_PATTERN_ONLY = re.compile(rf"[\s.,⟨⟩_{ID_CHARS}]*$")
+TACTIC_WORDS = frozenset(
+    {"exact", "apply", "refine", "rw", "simp", "simpa", "omega", "decide", "rfl", "norm_num", "linarith", "ring",
+     "aesop", "assumption", "trivial", "constructor", "intro", "cases", "induction", "skip", "done", "tauto",
+     "contradiction", "exfalso", "positivity", "gcongr", "field_simp", "nlinarith", "dsimp", "unfold", "use",
+     "left", "right", "infer_instance", "fail", "first", "try", "repeat", "all_goals", "any_goals"}
+)
 # Antiquotations `$x` in syntax patterns bind `x`.
 _ANTIQUOTE = re.compile(rf"\$({_SIMPLE})")
 # A binder group without types in a signature: `(a i b)`.
@@ -70,11 +80,24 @@ def first_bindings(code: str, start: int, end: int, binders_end: int | None = No
 
     for m in _GROUP.finditer(code, start, end):
         add([n for n in m.group(1).split() if n != "_"], m.start(1))
-    for m in _KEYWORD.finditer(code, start, end):
+    search = _KEYWORD.search
+    m = search(code, start, end)
+    while m is not None:
+        p = m.start()
+        if p > 0 and code[p].isalpha() and _WORD_BEFORE.match(code, p - 1):
+            m = search(code, p + 1, end)  # `fun` inside `refun`: not a binder
+            continue
         if m.group(1):
             add(_names_in(m.group(1)), m.start(1))
+        m = search(code, max(m.end(), p + 1), end)
     for m in _PATTERN.finditer(code, start, end):
-        add(_names_in(m.group(1)), m.start(1))
+        text = m.group(1)
+        if not code.startswith("=>", m.end(1)):
+            # `| p₁` on a line of its own shares the next alternative's right-hand side — but
+            # `first | tac | tac` alternatives are tactics: only a pattern-like line binds.
+            if not _PATTERN_ONLY.match(text) or text.split()[:1] and text.split()[0] in TACTIC_WORDS:
+                continue
+        add(_names_in(text), m.start(1))
     if binders_end is not None and binders_end > start:
         for m in _BARE_GROUP.finditer(code, start, binders_end):
             add([n for n in m.group(1).split() if n != "_"], m.start(1))

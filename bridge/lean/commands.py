@@ -129,11 +129,10 @@ _PREV_WORD = re.compile(rf"([{ID_CHARS}.«»]+)\s*$")
 _IDENT_AT = re.compile(rf"[{_LETTER_START}][{ID_CHARS}.]*|«[^»\n]*»")
 # Where a statement can end (`:=`, `where`, a `|` that is not `||`, `|>`, `<|`), and the
 # `let`-like words whose own `:=` does not end it: one pass, in order (linear in the statement).
-_SPLIT = re.compile(
-    rf":=|(?<![{ID_CHARS}.])(?:(where)|(let|have|haveI|letI))(?![{ID_CHARS}])|(?<![|<])\|(?![|>])"
-)
+# (No leading look-behinds: they stop the regex engine's fast scan; boundaries are checked in Python.)
+_SPLIT = re.compile(rf":=|(?:(where)|(let|have|haveI|letI))(?![{ID_CHARS}])|\|(?![|>])")
 _ALTERNATIVE = re.compile(r"=>|:=|(?<![|<])\|(?![|>])")
-_WHERE = re.compile(rf"(?<![{ID_CHARS}.])where(?![{ID_CHARS}])")
+_WHERE = re.compile(rf"where(?![{ID_CHARS}])")
 _LINE = re.compile(r"^([ \t]*)(\S)", re.MULTILINE)
 
 
@@ -296,6 +295,8 @@ class Segmenter:
         if k < 0:
             return True
         ch = self.src.code[k]
+        if ch == "/" and k > 0 and self.src.code[k - 1] == "-":
+            return True  # the end of a doc comment or module doc
         if ch in _INCOMPLETE_CHARS:
             return False
         if ch == "." and k > 0 and self.src.code[k - 1] == ".":
@@ -314,8 +315,9 @@ class Segmenter:
             return False
         if t.kind == MODDOC:
             return True
-        if t.kind == SYM:
-            return t.text[0] == "#" and len(t.text) > 1 and t.text[1] != "[" and self.src.first_on_line(t.start)
+        if t.kind == SYM:  # `#eval …`, and `/-- info: … -/ #guard_msgs in …` after a doc comment
+            return t.text[0] == "#" and len(t.text) > 1 and t.text[1] != "[" and (
+                i > 0 or self.src.first_on_line(t.start))
         if t.kind != IDENT:
             return False
         w = t.text
@@ -378,7 +380,9 @@ class Segmenter:
             if word is not None and word[:1] == "\x01":
                 cached = self._unknown_starts(offset, word[1:])
             elif word in DECL_KEYWORDS:  # the common case, decided without tokens
-                cached = self._previous_word(offset) not in ("deriving", "class") and not self._after_bar(offset)
+                after = offset + len(word)
+                cached = self._previous_word(offset) not in ("deriving", "class") and not self._after_bar(offset) \
+                    and not (self.src.code.startswith(":", after) and not self.src.code.startswith(":=", after))
             elif word in SCOPE_KEYWORDS or (word in OTHER_KEYWORDS and word != "deriving"):
                 cached = True
             else:
@@ -401,8 +405,11 @@ class Segmenter:
                     j = self._skip_group(cur, j)
                 elif t.kind == IDENT and t.text != "in" and (t.text not in RESERVED or t.text in _OPEN_ARG_WORDS):
                     j += 1
-                elif t.kind == SYM and t.text in ("→", "->", "=>"):
+                elif t.kind == SYM and t.text in ("→", "->", "=>", ","):
                     j += 1
+                elif t.kind == SYM and t.text == "-" and (u := cur[j + 1]) is not None and u.text == ">" \
+                        and u.start == t.end:  # `->`, two tokens
+                    j += 2
                 else:
                     break
         if self._is(cur[j], frozenset({"in"})):
@@ -437,6 +444,17 @@ class Segmenter:
                 self.note(pos, "warning", "a bracket opened before this line is not closed; the command before "
                                           "ends here, where a command starts in column 0")
             if not self.is_command_start(pos):
+                # Where a command is expected, an identifier (after any doc comment, attributes or
+                # modifiers) is a command the reader does not know, even when indented.
+                probe = _Cursor(src, pos)
+                j = self._skip_decl_prefix(probe, 0)
+                u = probe[j]
+                if u is not None and u.kind == IDENT and u.text not in CONTINUATION_WORDS and u.text not in RESERVED:
+                    end = self._next_command(u.end)
+                    self.note(u.start, "note", f"unknown command {u.text!r}, skipped")
+                    pieces.append(Piece("UNKNOWN", (u,), end=end))
+                    pos = end
+                    continue
                 word = src.text[pos : pos + 30].split()[0] if src.text[pos:].strip() else ""
                 pos = self._skip_to_next(pos, f"expected a command, found {word!r}; skipped to the next command")
                 continue
@@ -597,9 +615,13 @@ class Segmenter:
 
     def _where_after(self, start: int, end: int) -> int | None:
         depth_at = self.src.depth_at
-        for m in _WHERE.finditer(self.src.code, start, end):
-            if depth_at(m.start()) == 0 and not self.src.in_guillemets(m.start()):
-                return m.start()
+        code = self.src.code
+        for m in _WHERE.finditer(code, start, end):
+            p = m.start()
+            if p and code[p - 1] in _WORD_CHARS:
+                continue
+            if depth_at(p) == 0 and not self.src.in_guillemets(p):
+                return p
         return None
 
     def _helpers(self, start: int, end: int, kind: str) -> tuple[Helper, ...]:
@@ -666,9 +688,13 @@ class Segmenter:
         depth_at = self.src.depth_at
         ctor_bars = kind in ("inductive", "class", "structure")
         pending_lets = 0
+        word_chars = _WORD_CHARS
         for m in _SPLIT.finditer(code, start, end):
             p = m.start()
             if depth_at(p) != 0:
+                continue
+            if p and ((m.group(1) or m.group(2)) and code[p - 1] in word_chars
+                      or m.group() == "|" and code[p - 1] in "|<"):
                 continue
             if m.group(2):  # let / have: its own `:=` follows
                 pending_lets += 1

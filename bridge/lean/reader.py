@@ -28,7 +28,7 @@ DEFERRED_LINE = re.compile(r"^[ \t]*Deferred:[ \t]*(\S.*?)[ \t]*$", re.MULTILINE
 _SORRY_WORDS = frozenset({"sorry", "admit"})
 # `sorry`/`admit` as a term or tactic: not a field or projection (`.sorry`, `Foo.sorry`), not part
 # of an identifier. Constructor and pattern names (`| sorry : Proof`) are filtered in Python.
-_SORRY = re.compile(rf"(?<![{ID_CHARS}.`])(?:sorry|admit)(?![{ID_CHARS}])")
+_SORRY = re.compile(rf"(?:sorry|admit)(?![{ID_CHARS}])")  # the character before: checked in Python
 _ID_CHAR_RE = re.compile(rf"[{ID_CHARS}.]")
 _OPENER = re.compile("[([{⟨⦃⟦⟪⁅]")
 _QUOTE_LEVELS = 8
@@ -156,6 +156,9 @@ def parse_open(tokens: tuple[LeanToken, ...]) -> tuple[list[str], list[tuple[str
     depth = tokens[0].depth
     top = [t for t in tokens[1:] if t.depth == depth or t.text in ("(", ")")]
     words = [t.text for t in top]
+    for k in range(len(words) - 1, 0, -1):  # `->` is two tokens
+        if words[k - 1] == "-" and words[k] == ">":
+            words[k - 1 : k + 1] = ["->"]
     if not words or words[0] in ("scoped", "private"):
         return [], []
     if "renaming" in words:
@@ -383,6 +386,8 @@ class _ScopeWalker:
             return ()
         found = []
         for x in _SORRY.finditer(code, start, end):
+            if x.start() and (_ID_CHAR_RE.match(code, x.start() - 1) or code[x.start() - 1] == "`"):
+                continue  # part of an identifier, a projection `.sorry`, a name literal `sorry
             k = self.src.previous_code(x.start())
             nxt = _NEXT_CODE.match(code, x.end()).group(1)
             if nxt == ":=":

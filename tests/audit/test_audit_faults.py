@@ -257,3 +257,35 @@ def test_deprecated_theorem_name_is_pointed_to_its_truthful_name(project):
     report = audit(project)
     (f,) = [f for f, _ in report.findings if f.rule == "claim.deprecated_theorem"]
     assert f.severity == "info" and T.DC_PER_VECTOR_CEILINGS_EQ_ONE in f.message and f.pointer.endswith("/theorems/0")
+
+
+def _audit_cli(project, *extra):
+    return subprocess.run([sys.executable, "-m", "bridge", "audit", "--root", str(project.root), "--no-shadows",
+                           "--site-data", "-", *extra], capture_output=True, text=True)
+
+
+def test_deeply_nested_json_is_bad_input_naming_the_file(project):
+    project.artifact_path.write_text("[" * 100_000 + "]" * 100_000)
+    proc = _audit_cli(project)
+    assert proc.returncode == 2
+    assert f"bad input: {ART}: JSON nested too deeply to read" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_a_claims_file_that_is_an_array_gives_a_short_message(project):
+    path = project.root / "evidence" / "claims" / "claims.json"
+    path.write_text(json.dumps([{"padding": "x" * 200} for _ in range(50)]))
+    proc = _audit_cli(project)
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert lines and all(len(line) <= 400 for line in lines)
+    assert "evidence/claims/claims.json: /: " in proc.stderr
+
+
+def test_closed_stdout_is_quiet(project):
+    cmd = [sys.executable, "-m", "bridge", "audit", "--root", str(project.root), "--no-shadows", "--site-data", "-",
+           "--all"]
+    # `true` exits at once without reading: every write of the audit meets a closed pipe.
+    proc = subprocess.run(f"{' '.join(cmd)} | true; exit ${{PIPESTATUS[0]}}", shell=True,
+                          executable="/bin/bash", capture_output=True, text=True)
+    assert "BrokenPipeError" not in proc.stderr and "Traceback" not in proc.stderr

@@ -244,3 +244,21 @@ def test_lakefile_in_the_lean_dir_is_read_without_error():
     f = read(src, "lakefile.lean")
     assert f.declarations == []
     assert [m for _, _, sev, m in f.diagnostics if sev == "warning"] == []
+
+
+@pytest.mark.parametrize(
+    "use",
+    [
+        "theorem t : (fun n : Nat => n) = id := funext x",  # `funext h` as a term applies a proof
+        "theorem t : 1 = 1 := by\n  first\n    | (rw [x]) <;> rfl\n    | exact x",  # tactic alternatives
+        "def t : Option Nat → Nat\n  | .none => 0\n  | .some _ => x",
+    ],
+)
+def test_uses_that_look_like_binders_still_count(use):
+    src = f"theorem x : ∀ n : Nat, n = n := sorry\n{use}\n"
+    assert statuses(("T.lean", src))["t"] == "in_flight"
+
+
+def test_patterns_sharing_a_right_hand_side_bind():
+    src = "def a : Nat := sorry\ndef run : Option Nat → Nat\n  | .some a\n  | .none => 0\n"
+    assert statuses(("T.lean", src))["run"] == "proved"

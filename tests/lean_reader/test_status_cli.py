@@ -88,3 +88,37 @@ def test_help_explains_statuses_and_kernel():
     assert proc.returncode == 0
     for word in ("proved", "in_flight", "stub", "deferred", "axiom", "Deferred: <reason>", "lake", "Exit status"):
         assert word in proc.stdout
+
+
+def test_a_directory_without_lean_files_is_bad_input(tmp_path):
+    (tmp_path / "empty").mkdir()
+    out = tmp_path / "o.json"
+    out.write_text("previous")
+    proc = run_status("--lean-dir", str(tmp_path / "empty"), "--out", str(out), cwd=tmp_path)
+    assert proc.returncode == 2
+    assert "no .lean file" in proc.stderr
+    assert out.read_text() == "previous"
+
+
+def test_notes_and_warnings_are_located_on_stderr(tmp_path):
+    lean = tmp_path / "lean"
+    lean.mkdir()
+    (lean / "A.lean").write_text("theorem a : 1 = 1 := rfl\nnotation3 \"x\" => 1\ntheorem b : (2 = 2 := rfl\n"
+                                 "theorem c : 3 = 3 := rfl\n")
+    (lean / "B.lean").write_text("theorem a : 1 = 1 := rfl\n")
+    proc = run_status("--lean-dir", str(lean), "--out", str(tmp_path / "o.json"), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "lean/A.lean:2:1: note: unknown command 'notation3', skipped" in proc.stderr
+    assert "lean/A.lean:4:1: warning: a bracket opened before this line is not closed" in proc.stderr
+    assert "lean/B.lean:1:1: warning: 'a' is also declared at lean/A.lean:1:1" in proc.stderr
+    doc = load_status_document(tmp_path / "o.json")
+    assert [d["name"] for d in doc["declarations"]] == ["a", "b", "c", "a"]
+
+
+def test_closed_stdout_is_quiet(tmp_path):
+    cmd = f"{sys.executable} -m bridge status --no-kernel --lean-dir {CORPUS} --out {tmp_path / 'o.json'}"
+    # `true` exits at once without reading: every write meets a closed pipe.
+    proc = subprocess.run(f"{cmd} | true; exit ${{PIPESTATUS[0]}}", shell=True, executable="/bin/bash",
+                          capture_output=True, text=True, cwd=tmp_path)
+    assert proc.returncode == 0
+    assert "BrokenPipeError" not in proc.stderr and "Traceback" not in proc.stderr
