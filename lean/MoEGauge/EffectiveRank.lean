@@ -40,10 +40,8 @@ theorem participationRatio_bounds {n : ℕ} (ev : Fin n → ℝ) (hnn : ∀ i, 0
   -- upper bound: Cauchy–Schwarz on the support
   have hsupp1 : ∑ i ∈ Finset.univ.filter (fun i => ev i ≠ 0), ev i = ∑ i, ev i :=
     Finset.sum_filter_ne_zero _
-  have hsupp2 : ∑ i ∈ Finset.univ.filter (fun i => ev i ≠ 0), ev i ^ 2 = ∑ i, ev i ^ 2 := by
-    refine Finset.sum_filter_of_ne fun i _ h hi => h ?_
-    rw [hi]
-    ring
+  have hsupp2 : ∑ i ∈ Finset.univ.filter (fun i => ev i ≠ 0), ev i ^ 2 = ∑ i, ev i ^ 2 :=
+    Finset.sum_filter_of_ne fun i _ h hi => h (by simp [hi])
   have hup : (∑ i, ev i) ^ 2 ≤ (spectrumRank ev : ℝ) * ∑ i, ev i ^ 2 := by
     have h := sq_sum_le_card_mul_sum_sq (s := Finset.univ.filter fun i => ev i ≠ 0) (f := ev)
     rw [hsupp1, hsupp2] at h
