@@ -88,12 +88,11 @@ def _print_report(report, show_all: bool, out=None, verbose: bool = False) -> No
     for e in report.unused_baseline:
         print(f"  baseline entry no longer fires: {e['fingerprint']} {e['rule']} {e.get('file', '')}"
               f"{('#' + e['pointer']) if e.get('pointer') else ''}", file=out)
-    acknowledged = len(shown) - len(rows)
-    if acknowledged:
-        print(f"  ({acknowledged} acknowledged findings not shown; -v lists them with their reasons)", file=out)
-    hidden = len(report.findings) - len(shown)
-    if hidden:
-        print(f"  ({hidden} information findings not shown; --all lists them)", file=out)
+    acknowledged, hidden = len(shown) - len(rows), len(report.findings) - len(shown)
+    not_shown = ([f"{acknowledged} acknowledged (-v lists them with their reasons)"] if acknowledged else []) + (
+        [f"{hidden} information (--all lists them)"] if hidden else [])
+    if not_shown:
+        print(f"  (not shown: {'; '.join(not_shown)})", file=out)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -257,11 +257,18 @@ def test_huge_and_tiny_keys_are_measured_not_nan(workdir, capsys, scale):
     save_keys(workdir / "big.safetensors", (keys.double() * scale).float())
     assert main(["beta", "big.safetensors", "--out", "big.json"]) == 0
     assert main(["rotate", "big.safetensors", "--out", "rot.json"]) == 0
+    assert main(["rotate", "big.safetensors", "--method", "learned", "--steps", "3", "--out", "learned.json"]) == 0
     m = load_artifact(workdir / "big.json")["measures"]
     expected = float(beta_moment_ratio(keys.reshape(-1, HEAD_DIM).double()))
     assert m["beta"]["value"] == pytest.approx(expected, rel=1e-5)
-    r = load_artifact(workdir / "rot.json")["measures"]
-    assert all(math.isfinite(v["value"]) for v in r.values())
+    assert main(["rotate", "k.safetensors", "--out", "rot_unscaled.json"]) == 0  # the same keys, unscaled
+    for name in ("rot.json", "learned.json"):
+        r = load_artifact(workdir / name)["measures"]
+        assert all(math.isfinite(v["value"]) for v in r.values())
+    unscaled = load_artifact(workdir / "rot_unscaled.json")["measures"]
+    scaled = load_artifact(workdir / "rot.json")["measures"]
+    for key in ("beta_before", "beta_after", "one_bit_cosine_after"):
+        assert scaled[key]["value"] == pytest.approx(unscaled[key]["value"], rel=1e-5)
 
 
 def test_keys_beyond_float64_are_named(workdir, capsys):
