@@ -83,3 +83,17 @@ def test_incomplete_capture_is_refused(tmp_path):
 def test_unknown_quantity_is_refused(tiny_olmoe, byte_batch):
     with pytest.raises(ValueError, match="unknown capture quantities"):
         capture_batch(tiny_olmoe, byte_batch, ["k_post_rope", "attention_weights"])
+
+
+def test_float16_storage_moves_beta_and_one_bit_cosine_below_1e_3(tiny_olmoe, tmp_path):
+    """fp16 against fp32 captures of the same windows: β and the one-bit cosine differ by < 1e-3."""
+    from moegauge.lm.capture import storage_dtype_effect
+
+    g = torch.Generator().manual_seed(2)
+    batches = [torch.randint(0, 256, (2, 32), generator=g) for _ in range(2)]
+    capture_to_dir(tiny_olmoe, batches, tmp_path / "fp32", ["k_post_rope"], dtype=torch.float32)
+    capture_to_dir(tiny_olmoe, batches, tmp_path / "fp16", ["k_post_rope"], dtype=torch.float16)
+    effect = storage_dtype_effect(tmp_path / "fp32", tmp_path / "fp16")
+    assert effect["layers"] == tiny_olmoe.config.num_hidden_layers
+    assert 0 < effect["max_beta_diff"] < 1e-3  # fp16 rounds: a difference, and a small one
+    assert effect["max_one_bit_cosine_diff"] < 1e-3

@@ -292,3 +292,19 @@ def load_capture(out_dir: Path, name: str, layer: int) -> torch.Tensor:
                 raise InputError(out_dir / shard["file"], f"no tensor {key!r} (captured: {manifest['quantities']})")
             parts.append(fh.get_tensor(key))
     return torch.cat(parts).float() if parts and parts[0].is_floating_point() else torch.cat(parts)
+
+
+def storage_dtype_effect(reference_dir: Path, other_dir: Path, name: str = "k_post_rope") -> dict[str, float]:
+    """How much a capture stored in another dtype moves the measurements, against ``reference_dir``
+    (the same windows stored in float32): the largest per-layer difference of β (pooled over a layer's
+    keys, all KV heads concatenated) and of the mean one-bit cosine, both computed in float64."""
+    from ..moments import beta_moment_ratio, one_bit_cosine
+
+    layers = json.loads((reference_dir / MANIFEST).read_text())["layers"]
+    beta_diff = cos_diff = 0.0
+    for layer in range(layers):
+        a = load_capture(reference_dir, name, layer).double().flatten(1)
+        b = load_capture(other_dir, name, layer).double().flatten(1)
+        beta_diff = max(beta_diff, abs(beta_moment_ratio(a).item() - beta_moment_ratio(b).item()))
+        cos_diff = max(cos_diff, abs(one_bit_cosine(a).mean().item() - one_bit_cosine(b).mean().item()))
+    return {"max_beta_diff": beta_diff, "max_one_bit_cosine_diff": cos_diff, "layers": layers}
