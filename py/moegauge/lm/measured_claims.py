@@ -101,7 +101,7 @@ def specs(n_layers: int, layer0_cross_row: int | None) -> list[Spec]:
         Spec("m.learned_beta", lambda v, b: f"Its β is {v}: the cosine and β are different scales.", "beta",
              {"x": _m(BETA, "beta_learned_centered")}, (T.MOMENT_RATIO_LE_ONE,)),
         Spec("m.centering_lift", _centering_sentence, "beta_difference", {"x": _m(BETA, "delta_beta")},
-             (T.DC_CENTERING_LIFTS_ROTATIONAL_CEILING,), asserts="centering_lift"),
+             (T.DC_PER_VECTOR_CEILINGS_EQ_ONE,), asserts="centering_lift"),
         Spec("m.random_init_cos", lambda v, b: f"A random-init model of the same architecture reaches a learned "
              f"cosine of {v}.", "one_bit_cosine", {"x": _m(BETA_RI, "cos_learned_centered")},
              (T.COS_SIGN_QUANT_FORMULA,)),

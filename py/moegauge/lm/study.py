@@ -412,7 +412,7 @@ class Study:
                                     cols, rows)},
             relies_on=[T.MOMENT_RATIO_LE_ONE, T.COS_SIGN_QUANT_FORMULA, T.SRHT_ACHIEVES_ISOTROPIC_FLOOR,
                        T.GAUSSIAN_MOMENT_RATIO_FLOOR_EQ, T.DC_MEAN_DECOMPOSITION_NORM,
-                       T.DC_CENTERING_LIFTS_ROTATIONAL_CEILING],
+                       T.DC_PER_VECTOR_CEILINGS_EQ_ONE],
             inputs=intermediates,
         )
         self._write(
@@ -430,7 +430,7 @@ class Study:
                     "threshold": ("one_bit_cosine", "threshold"), "crossed": ("label", "reached within the run"),
                     "step": ("steps", "first step at or above (the run length when not reached)")}, crossing_rows),
             },
-            relies_on=[T.BETA_LAST_MILE_QUADRATIC_HARDNESS, T.BETA_HESSIAN_NONNEG, T.COS_SIGN_QUANT_FORMULA],
+            relies_on=[T.BETA_LAST_MILE_QUADRATIC_HARDNESS, T.LAST_MILE_CURVATURE_NONNEG, T.COS_SIGN_QUANT_FORMULA],
             inputs=intermediates,
         )
 
