@@ -91,10 +91,10 @@ def specs(n_layers: int, layer0_cross_row: int | None) -> list[Spec]:
         Spec("m.srht_cos", lambda v, b: f"The SRHT brings the keys' mean one-bit cosine to {v} "
              "(the isotropic floor is √(2/π) ≈ 0.798).", "one_bit_cosine", {"x": _m(BETA, "cos_srht")},
              (T.SRHT_ACHIEVES_ISOTROPIC_FLOOR, T.COS_SIGN_QUANT_FORMULA), asserts="srht_floor",
-             context=_beta_context),
+             context=_beta_context, extra={"note": "real keys are not Gaussian: the interpretation needs the general (deferred) floor theorem, not its proved Gaussian case"}),
         Spec("m.srht_beta", lambda v, b: f"and their β to {v} (the floor is 2/π ≈ 0.637).", "beta",
              {"x": _m(BETA, "beta_srht")}, (T.SRHT_ACHIEVES_ISOTROPIC_FLOOR, T.GAUSSIAN_MOMENT_RATIO_FLOOR_EQ),
-             asserts="srht_floor", context=_beta_context),
+             asserts="srht_floor", context=_beta_context, extra={"note": "real keys are not Gaussian: the interpretation needs the general (deferred) floor theorem, not its proved Gaussian case"}),
         Spec("m.learned_cos", lambda v, b: f"A learned L¹-max rotation (after DC-mean centering) lifts the "
              f"one-bit cosine to {v}.", "one_bit_cosine", {"x": _m(BETA, "cos_learned_centered")},
              (T.COS_SIGN_QUANT_FORMULA, T.MOMENT_RATIO_LE_ONE)),
@@ -249,11 +249,13 @@ def build_claims(root: Path, evidence: Path) -> dict:
             claim["asserts"] = spec.asserts
         if spec.context:
             claim["context"] = spec.context(arts)
+        claim.update(spec.extra)
         if spread is not None:
             claim["spread"] = {"value": spread, "artifact": "evidence/spread/spread.json"}
             if fragile:
-                claim["note"] = (f"fragile: its run-to-run spread (±{spread:.3g}) leaves fewer than "
-                                 f"{MIN_SIG_FIGS} significant digits")
+                fragile_note = (f"fragile: its run-to-run spread (±{spread:.3g}) leaves fewer than "
+                                f"{MIN_SIG_FIGS} significant digits, so it is stated as a range")
+                claim["note"] = f"{claim['note']}; {fragile_note}" if claim.get("note") else fragile_note
         claims.append(claim)
     claims += [
         {"id": "m.lean_proved", "sentence": "Lean declarations proved (source level; see the kernel column): {}.",
