@@ -27,6 +27,8 @@ from ..atomic import atomic_write_text
 from .. import theorems as T
 
 SITE = ["site: index (the embedded model's run)"]
+REAL_KEYS_NOTE = ("real keys are not Gaussian: the interpretation needs the general (deferred) floor theorem, "
+                  "not its proved Gaussian case")
 SIG_FIGS_WITHOUT_SPREAD = 3
 MIN_SIG_FIGS = 2
 
@@ -91,10 +93,10 @@ def specs(n_layers: int, layer0_cross_row: int | None) -> list[Spec]:
         Spec("m.srht_cos", lambda v, b: f"The SRHT brings the keys' mean one-bit cosine to {v} "
              "(the isotropic floor is √(2/π) ≈ 0.798).", "one_bit_cosine", {"x": _m(BETA, "cos_srht")},
              (T.SRHT_ACHIEVES_ISOTROPIC_FLOOR, T.COS_SIGN_QUANT_FORMULA), asserts="srht_floor",
-             context=_beta_context, extra={"note": "real keys are not Gaussian: the interpretation needs the general (deferred) floor theorem, not its proved Gaussian case"}),
+             context=_beta_context, extra={"note": REAL_KEYS_NOTE}),
         Spec("m.srht_beta", lambda v, b: f"and their β to {v} (the floor is 2/π ≈ 0.637).", "beta",
              {"x": _m(BETA, "beta_srht")}, (T.SRHT_ACHIEVES_ISOTROPIC_FLOOR, T.GAUSSIAN_MOMENT_RATIO_FLOOR_EQ),
-             asserts="srht_floor", context=_beta_context, extra={"note": "real keys are not Gaussian: the interpretation needs the general (deferred) floor theorem, not its proved Gaussian case"}),
+             asserts="srht_floor", context=_beta_context, extra={"note": REAL_KEYS_NOTE}),
         Spec("m.learned_cos", lambda v, b: f"A learned L¹-max rotation (after DC-mean centering) lifts the "
              f"one-bit cosine to {v}.", "one_bit_cosine", {"x": _m(BETA, "cos_learned_centered")},
              (T.COS_SIGN_QUANT_FORMULA, T.MOMENT_RATIO_LE_ONE)),
