@@ -107,8 +107,8 @@ def specs(n_layers: int, layer0_cross_row: int | None) -> list[Spec]:
         Spec("m.random_init_cos", lambda v, b: f"A random-init model of the same architecture reaches a learned "
              f"cosine of {v}.", "one_bit_cosine", {"x": _m(BETA_RI, "cos_learned_centered")},
              (T.COS_SIGN_QUANT_FORMULA,)),
-        Spec("m.gauge_logits", lambda v, b: f"The rotation alone (no quantization) changes no logit by more than "
-             f"{v} on held-out text.", "logit_delta", {"x": _m(PPL, "max_logit_delta_rotation_only")},
+        Spec("m.gauge_logits", lambda v, b: f"The rotation alone (no quantization) changes logits on held-out text "
+             f"by at most {v} (largest |Δ logit|).", "logit_delta", {"x": _m(PPL, "max_logit_delta_rotation_only")},
              (T.ATTENTION_SCORE_GAUGE_INVARIANCE, T.ROPE_FOLD_EXACT_IFF_COMMUTE), asserts="gauge_exact"),
         Spec("m.bpb_fp", lambda v, b: f"Full precision: {v} bits per byte on held-out text.", "bits_per_byte",
              {"x": _m(PPL, "bpb_fp")}),
@@ -188,6 +188,8 @@ def state(value: float, spread: float | None, *, percent: bool = False, integer:
     step = 10.0 ** (-shown)
     lo = math.floor((v - s) / step) * step
     hi = math.ceil((v + s) / step) * step
+    if v >= 0 > lo:
+        lo = 0.0  # the quantities stated as non-negative values stay non-negative
     return f"{lo:.{shown}f}–{hi:.{shown}f}{suffix}", True
 
 
