@@ -184,7 +184,8 @@ def state(value: float, spread: float | None, *, percent: bool = False, integer:
     suffix = "%" if percent else ""
     if decimals >= 0 and sig >= MIN_SIG_FIGS:
         return f"{round(v, decimals):.{decimals}f}{suffix}", False
-    shown = 0 if integer else max(MIN_SIG_FIGS - 1 - magnitude, 0)
+    wider = math.floor(math.log10(max(abs(v), s))) if max(abs(v), s) > 0 else 0
+    shown = 0 if integer else max(MIN_SIG_FIGS - 1 - wider, 0)
     step = 10.0 ** (-shown)
     lo = math.floor((v - s) / step) * step
     hi = math.ceil((v + s) / step) * step
