@@ -54,7 +54,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(kernel="auto")
     v = p.add_mutually_exclusive_group()
     v.add_argument("-v", "--verbose", action="store_true", help="also list every declaration with its status")
-    v.add_argument("-q", "--quiet", action="store_true", help="print only the summary line (the default)")
+    v.add_argument("-q", "--quiet", action="store_true",
+                   help="print the summary line and only the counts of notes and warnings")
     p.set_defaults(func=run)
 
 
@@ -123,7 +124,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     validate_status_document(doc, str(out))
     write_text_atomic(out, status_json(doc))
-    print_quietly(_print_diagnostics, files, warnings, not args.verbose)
+    print_quietly(_print_diagnostics, files, warnings, args.quiet)
     print_quietly(_print_summary, doc, out, args.verbose)
     if args.kernel == "required" and kernel_code == 0:
         problems = kernel_gate(doc)
@@ -136,13 +137,14 @@ def run(args: argparse.Namespace) -> int:
 
 def _print_diagnostics(files, warnings: list[str], quiet: bool) -> None:
     """Notes (unknown commands skipped) and warnings (ambiguous extents, duplicate names) on stderr,
-    located ``FILE:LINE:COL: severity: message``; unless verbose (-v), only their count."""
+    located ``FILE:LINE:COL: severity: message`` (they are about the input, as a compiler's are);
+    with -q only their count."""
     lines = [line for f in files for line in f.diagnostic_lines()] + warnings
     if not lines:
         return
     if quiet:
         n_warn = sum(1 for line in lines if ": warning: " in line)
-        print(f"bridge status: {n_warn} warnings, {len(lines) - n_warn} notes (-v lists them)",
+        print(f"bridge status: {n_warn} warnings, {len(lines) - n_warn} notes (run without -q to list them)",
               file=sys.stderr)
         return
     sys.stderr.write("".join(line + "\n" for line in lines))

@@ -275,7 +275,7 @@ def evaluate_claims(claims: dict[str, ClaimRecord], resolver: Resolver) -> list[
         ok = _agrees(rec.stated, computed, parts)
         rec.status = "consistent" if ok else "inconsistent"
         spread = (rec.data.get("spread") or {}).get("value")
-        if spread is not None and spread > rec.stated.interval.width / 2:
+        if spread is not None and not rec.stated.is_range and spread > rec.stated.interval.width / 2:
             findings.append(rec.finding(
                 "claim.spread", "warning",
                 f"stated {rec.data['value']!r} (±{rec.stated.interval.width / 2:.3g}) but its run-to-run spread is "

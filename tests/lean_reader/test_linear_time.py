@@ -60,4 +60,6 @@ def test_doubling_a_pathological_input_at_most_two_and_a_half_times_the_time(cas
         t_small = min(t_small, _cost(small))
         t_large = min(t_large, _cost(large))
     ratio = t_large / t_small
-    assert ratio <= 2.5, f"{case}: {t_small:.4f} s at n={n}, {t_large:.4f} s at 2n: ×{ratio:.2f}"
+    # Linear work doubles (×2), a quadratic path quadruples (×4); timings of a tenth of a second on a
+    # shared machine wobble by ±30%, so the line is drawn at ×3.2, well clear of both.
+    assert ratio <= 3.2, f"{case}: {t_small:.4f} s at n={n}, {t_large:.4f} s at 2n: ×{ratio:.2f}"

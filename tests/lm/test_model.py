@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from moegauge.errors import InputError
-from moegauge.lm.model import EMBEDDED_DIR, IMPLEMENTATION_FILE, load_model
+from moegauge.lm.model import EMBEDDED_DIR, EXPERTS_IMPLEMENTATION, IMPLEMENTATION_FILE, load_model
 from moegauge.lm.train import TrainRecipe, train
 
 TINY = (("hidden_size", 32), ("intermediate_size", 16), ("num_hidden_layers", 1), ("num_experts", 4),
@@ -27,7 +27,7 @@ def test_train_saves_a_complete_checkpoint(tiny_checkpoint):
     out, report = tiny_checkpoint
     for name in ("config.json", "model.safetensors", IMPLEMENTATION_FILE, "training.json", "MODEL_CARD.md"):
         assert (out / name).is_file(), name
-    assert json.loads((out / IMPLEMENTATION_FILE).read_text())["experts_implementation"] == "eager"
+    assert json.loads((out / IMPLEMENTATION_FILE).read_text())["experts_implementation"] == EXPERTS_IMPLEMENTATION
     card = (out / "MODEL_CARD.md").read_text()
     for domain, bpb in report["heldout_bits_per_byte"].items():
         assert f"| {domain} | {bpb:.3f} |" in card  # the card's numbers come from the report
