@@ -362,6 +362,8 @@ def test_sigint_to_a_running_command_is_one_line_and_exit_130(tmp_path):
         [sys.executable, "-m", "moegauge", "rotate", "k.safetensors", "--method", "learned", "--steps", "1000000"],
         cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        # a parent started in the background may ignore SIGINT, and children inherit that: restore it
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     try:
         # Wait until the child has spent 8 CPU-seconds (imports take ~4): inside the loop, whatever the
