@@ -40,3 +40,10 @@ def test_no_spread_means_three_significant_digits(value):
 def test_fragile_when_spread_swamps_the_value():
     assert state(0.0123, 0.05) == ("0.000–0.063", True)
     assert state(47, 9, integer=True) == ("38–56", True)
+
+
+def test_deterministic_values_have_at_most_four_significant_digits_and_integers_are_exact():
+    assert state(2.462002, 3.6e-8) == ("2.462", False)
+    assert state(0.0555676, 0.0, percent=True) == ("5.557%", False)
+    assert state(6, None, integer=True) == ("6", False)
+    assert state(6, 0.0, integer=True) == ("6", False)

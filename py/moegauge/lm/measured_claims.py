@@ -10,7 +10,8 @@ seeds; a claim is stated with the finest number of decimals for which
 so a rerun on any of those variants still matches it. A claim whose spread leaves fewer than two
 significant digits is *fragile*: it is stated as the range value ± spread, with a note saying so. Without a
 spread artifact (or one made for another model) values are stated at three significant digits and
-carry no spread. Sentences are templates filled from the data; wording that depends on a value
+carry no spread; a value with no spread is written with at most four significant digits, and an
+integer that does not move is written exactly. Sentences are templates filled from the data; wording that depends on a value
 (e.g. whether centering lifts β) is chosen from the value, never typed.
 """
 
@@ -31,6 +32,7 @@ REAL_KEYS_NOTE = ("real keys are not Gaussian: the interpretation needs the gene
                   "not its proved Gaussian case")
 SIG_FIGS_WITHOUT_SPREAD = 3
 MIN_SIG_FIGS = 2
+MAX_SIG_FIGS = 4
 
 
 @dataclass(frozen=True)
@@ -171,9 +173,9 @@ def state(value: float, spread: float | None, *, percent: bool = False, integer:
     v, s = value * scale, (spread or 0.0) * scale
     magnitude = math.floor(math.log10(abs(v))) if v else 0
     if spread is None:
-        decimals = SIG_FIGS_WITHOUT_SPREAD - 1 - magnitude
+        decimals = 0 if integer and float(v).is_integer() else SIG_FIGS_WITHOUT_SPREAD - 1 - magnitude
     else:
-        decimals = 6 - magnitude
+        decimals = MAX_SIG_FIGS - 1 - magnitude  # no claim is written with more digits than this
         while decimals > -6:
             if abs(v - round(v, decimals)) + s <= 0.5 * 10.0 ** (-decimals):
                 break
@@ -182,7 +184,7 @@ def state(value: float, spread: float | None, *, percent: bool = False, integer:
         decimals = min(decimals, 0)
     sig = magnitude + 1 + decimals
     suffix = "%" if percent else ""
-    if decimals >= 0 and sig >= MIN_SIG_FIGS:
+    if decimals >= 0 and (sig >= MIN_SIG_FIGS or (integer and abs(v - round(v)) + s <= 0.5)):
         return f"{round(v, decimals):.{decimals}f}{suffix}", False
     wider = math.floor(math.log10(max(abs(v), s))) if max(abs(v), s) > 0 else 0
     shown = 0 if integer else max(MIN_SIG_FIGS - 1 - wider, 0)
