@@ -14,7 +14,6 @@ that covers it.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import subprocess
@@ -118,10 +117,6 @@ def _variant_main() -> int:
                   log=lambda s: print(s, flush=True))
     study.run(SPREAD_STAGES)
     return 0
-
-
-def config_dict(cfg) -> dict:
-    return dataclasses.asdict(cfg)
 
 
 if __name__ == "__main__":
