@@ -15,7 +15,7 @@ from .interval import Interval
 from .quantities import QUANTITIES
 
 # Under evidence/: what is not an artifact.
-NON_ARTIFACT_DIRS = ("claims", "captures")
+NON_ARTIFACT_DIRS = ("claims", "captures", "placements")  # placements: bridge.audit.placements
 NON_ARTIFACT_FILES = ("audit_baseline.json",)
 # the spread stage's reruns (git-ignored): intermediates summarised by evidence/spread/spread.json
 NON_ARTIFACT_PREFIXES = ("spread/runs/",)

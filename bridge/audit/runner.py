@@ -170,6 +170,11 @@ def run_audit(opts: AuditOptions) -> AuditReport:
                               "relies_on": doc["relies_on"], "stale": any(f.rule.startswith("provenance.stale") for f in prov),
                               "dirty": bool(doc["provenance"].get("git_dirty")), "orphan": orphan,
                               "used_by": sorted(r.id for r in claims.values() if rel in r.artifacts)})
+    # 5b: expert-placement maps (data for serving engines, not artifacts)
+    from .placements import check_placements
+
+    if opts.evidence.is_dir():
+        findings += check_placements(opts.evidence, root)
     # 6: shadows
     shadow_rows = _shadows(opts, statuses, findings, root) if opts.shadows else []
 

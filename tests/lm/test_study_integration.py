@@ -16,7 +16,7 @@ from moegauge.lm.study import STAGES, RunConfig, Study
 pytestmark = [pytest.mark.slow]
 
 SMALL = RunConfig(calib_windows=4, heldout_windows=4, ppl_windows=4, rotation_steps=40, rotation_batch=2048,
-                  memory_seq_len=1024, batch_size=8)
+                  memory_seq_len=1024, batch_size=8, coactivation_tokens_per_domain=2048, coactivation_shuffles=20)
 
 
 @pytest.fixture(scope="module")
@@ -38,6 +38,22 @@ def test_every_stage_wrote_valid_artifacts(study):
                 "ppl/ppl_table_random_init.json", "memory/memory_budget.json", "summary/paper_table.json"):
         doc = artifact(study, rel)
         assert doc["provenance"]["code_sha256"] and doc["provenance"]["config"]["run"]["rotation_steps"] == 40
+
+
+def test_coactivation_stage_on_the_embedded_model(study):
+    s = artifact(study, "coactivation/coactivation_structure.json")
+    assert s["measures"]["shuffles"]["value"] == 20
+    for row in s["tables"]["layers"]["rows"]:
+        assert abs(row["null_mean"] - 1.0) < 0.05 and row["null_min"] <= row["null_mean"] <= row["null_max"]
+    cache = artifact(study, "coactivation/expert_cache_replay.json")["tables"]["cells"]["rows"]
+    assert all(r["min"] <= r["lru"] for r in cache)
+    phase = artifact(study, "coactivation/phase_collapse.json")
+    assert sorted({r["layer"] for r in phase["tables"]["retained"]["rows"]}) == [1, 2, 3]
+    maps = sorted((study.evidence / "placements").glob("eplb_*.json"))
+    assert len(maps) == 12  # 4 placements × D ∈ {2, 4, 8}
+    from bridge.audit.placements import check_placements
+
+    assert check_placements(study.evidence, study.root) == []
 
 
 def test_beta_table_respects_the_theorems(study):

@@ -141,8 +141,13 @@ def test_repository_has_no_ladder_or_coactivation_yet_and_says_so(tmp_path):
     build_site(root, out)
     if not (REPO / "ladders").exists():
         assert 'id="no-ladder"' in (out / "ladders.html").read_text(encoding="utf-8")
+    coact = (out / "coactivation.html").read_text(encoding="utf-8")
     if not (REPO / "evidence" / "coactivation").exists():
-        assert 'id="no-coactivation"' in (out / "coactivation.html").read_text(encoding="utf-8")
+        assert 'id="no-coactivation"' in coact
+    else:  # the study has run: every one of its artifacts is on the page, no empty state
+        assert 'id="no-coactivation"' not in coact
+        for art in sorted((REPO / "evidence" / "coactivation").glob("*.json")):
+            assert json.loads(art.read_text(encoding="utf-8"))["artifact_id"] in coact
 
 
 def test_ladder_specs_decisions_and_postmortems_render(tmp_path):
@@ -178,7 +183,7 @@ def test_coactivation_artifacts_render_tables_and_charts(tmp_path):
             [{"layer": 0, "gain": 1.25, "arm": "real"}, {"layer": 1, "gain": 1.5, "arm": "real"},
              {"layer": 0, "gain": 1.0, "arm": "shuffled"}, {"layer": 1, "gain": 1.0, "arm": "shuffled"}])},
         root=root)
-    (root / "evidence" / "coactivation").mkdir()
+    (root / "evidence" / "coactivation").mkdir(exist_ok=True)
     (root / "evidence" / "coactivation" / "coactivation_test1.json").write_text(dumps(doc), encoding="utf-8")
     out = tmp_path / "out"
     build_site(root, out)

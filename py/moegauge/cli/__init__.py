@@ -37,6 +37,7 @@ SUBCOMMAND_MODULES: tuple[str, ...] = (
     "moegauge.cli.beta",
     "moegauge.cli.rotate",
     "moegauge.cli.quantize",
+    "moegauge.cli.coactivation",
 )
 
 

@@ -64,6 +64,12 @@ CONV = "evidence/convergence/convergence_trained.json"
 PPL = "evidence/ppl/ppl_table_trained.json"
 MEM = "evidence/memory/memory_budget.json"
 CORPUS = "evidence/corpus/corpus.json"
+COACT = "evidence/coactivation/coactivation_structure.json"
+PREFETCH = "evidence/coactivation/coactivation_prefetch.json"
+CACHES = "evidence/coactivation/expert_cache_replay.json"
+PLACE = "evidence/coactivation/expert_placement.json"
+PHASE = "evidence/coactivation/phase_collapse.json"
+COACT_SITE = ("site: coactivation",)
 
 
 def _m(path: str, name: str) -> tuple[str, str]:
@@ -141,6 +147,45 @@ def specs(n_layers: int, layer0_cross_row: int | None) -> list[Spec]:
         Spec("m.metadata_fraction", lambda v, b: f"The means and rotations are {v} of the 1-bit cache at 8192 "
              "tokens.", "fraction", {"x": _m(MEM, "metadata_fraction")}, percent=True),
     ]
+    out += [
+        Spec("m.coact_gain", lambda v, b: f"On real router traces of the embedded model, the co-activation clustering "
+             f"gain is {v} (mean over layers; learned on each document's first half, measured on its second).", "ratio",
+             {"x": _m(COACT, "gain_mean")}, appears_in=COACT_SITE),
+        Spec("m.coact_null", lambda v, b: f"The marginal-preserving shuffle null, re-clustered every time, gives {v}.",
+             "ratio", {"x": _m(COACT, "null_mean")}, appears_in=COACT_SITE),
+        Spec("m.coact_excess", lambda v, b: f"Excess over the null: {v} (mean over layers).", "ratio_difference",
+             {"x": _m(COACT, "excess_mean")}, appears_in=COACT_SITE),
+        Spec("m.coact_trap", lambda v, b: f"The seed's trap arm (Gaussian router inputs at the real input norm) gives a "
+             f"gain of {v}.", "ratio", {"x": _m(COACT, "trap_gain_mean")}, appears_in=COACT_SITE),
+        Spec("m.prefetch_cells", lambda v, b: f"Co-activation prefetch beats LFU in {v} of {int(b['cells'])} (layer, "
+             "budget) cells.", "count", {"x": _m(PREFETCH, "cells_won"), "cells": _m(PREFETCH, "cells")},
+             (T.UNIFORM_INDEPENDENT_HIT_PROBABILITY,), integer=True, appears_in=COACT_SITE),
+        Spec("m.cache_lru_c16", lambda v, b: f"A 16-expert LRU cache misses {v} of expert activations "
+             "(mean over layers).", "fraction", {"x": _m(CACHES, "lru_c16")},
+             (T.UNIFORM_INDEPENDENT_HIT_PROBABILITY,), appears_in=COACT_SITE),
+        Spec("m.cache_min_c16", lambda v, b: f"Belady's offline optimum at the same capacity misses {v}.", "fraction",
+             {"x": _m(CACHES, "min_c16")}, appears_in=COACT_SITE),
+        Spec("m.cache_lru_gap_c16", lambda v, b: f"LRU's gap to the optimum: {v}.", "fraction_difference",
+             {"lru": _m(CACHES, "lru_c16"), "opt": _m(CACHES, "min_c16")}, formula="lru - opt",
+             compute=lambda b: b["lru"] - b["opt"], appears_in=COACT_SITE),
+        Spec("m.cache_coact_total_c16", lambda v, b: f"Co-activation prefetch at 16 experts loads {v} experts per "
+             "activation, demand misses and prefetches together.", "ratio", {"x": _m(CACHES, "coact_total_c16")},
+             appears_in=COACT_SITE),
+        Spec("m.placement_cut_d8", lambda v, b: f"On 8 devices a load-capped co-activation placement changes distinct "
+             f"devices per token by {v} against frequency-balanced placement.", "relative_change",
+             {"x": _m(PLACE, "cut_load_capped_d8")}, (T.DISTINCT_DEVICES_LE_MIN,), percent=True, appears_in=COACT_SITE),
+        Spec("m.placement_cv_d8", lambda v, b: f"Its load CV is {v}", "load_cv", {"x": _m(PLACE, "cv_load_capped_d8")},
+             appears_in=COACT_SITE),
+        Spec("m.placement_cv_freq_d8", lambda v, b: f"against {v} for frequency-balanced placement.", "load_cv",
+             {"x": _m(PLACE, "cv_frequency_balanced_d8")}, appears_in=COACT_SITE),
+        Spec("m.phase_eta_cells", lambda v, b: ("Keys cluster by the routing below them" if b["x"] >= 0.5 else
+             "Keys do not cluster by the routing below them") + f": η² exceeds every label shuffle "
+             f"in {v} of (layer, head) cells.", "fraction", {"x": _m(PHASE, "fraction_cells_above_null")},
+             percent=True, appears_in=COACT_SITE),
+        Spec("m.phase_retained", lambda v, b: f"sign(R·K) keeps at least {v} of the keys' linearly decodable routing "
+             "signal in every layer (logistic regression).", "ratio_difference",
+             {"x": _m(PHASE, "min_retained_learned")}, (T.COS_SIGN_QUANT_FORMULA,), appears_in=COACT_SITE),
+    ]
     if layer0_cross_row is not None:
         out.append(Spec(
             "m.layer0_step_090", lambda v, b: f"Layer 0's centered rotation first reaches cosine 0.90 on held-out "
@@ -215,7 +260,8 @@ def build_claims(root: Path, evidence: Path) -> dict:
     def art(rel: str) -> dict:
         return load_artifact(root / rel)
 
-    arts = {rel: art(rel) for rel in (BETA, BETA_RI, CONV, PPL, MEM, CORPUS) if (root / rel).is_file()}
+    arts = {rel: art(rel) for rel in (BETA, BETA_RI, CONV, PPL, MEM, CORPUS, COACT, PREFETCH, CACHES, PLACE, PHASE)
+            if (root / rel).is_file()}
     spread_path = evidence / "spread" / "spread.json"
     spread_doc = load_artifact(spread_path) if spread_path.is_file() else None
     if spread_doc is not None and BETA in arts and (

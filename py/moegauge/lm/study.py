@@ -12,7 +12,10 @@ git-ignored ``evidence/captures/``):
 4. ``ppl``      — held-out bits/byte and perplexity per domain: full precision, 1-bit K with no
    rotation, SRHT, learned (with / without centering), and one layer at 1 bit at a time;
 5. ``memory``   — KV bytes at 8192 tokens from the stored tensors: fp16 K+V vs 1-bit K + fp16 V;
-6. ``summary``  — the paper table assembled from the artifacts above.
+6. ``coactivation`` — seed 004's four tests on a router trace of real held-out text (co-activation
+   gain and shuffle null, next-token prefetch, expert caches against Belady's MIN, static
+   placement with EPLB maps) and seed 000's phase-collapse test (``moegauge.studies.coactivation``);
+7. ``summary``  — the paper table assembled from the artifacts above.
 
 A stage whose artifacts exist, validate, and were made with the same configuration, code and
 inputs is skipped (``force=True`` reruns it). Every write is atomic, so an interrupted run leaves
@@ -51,7 +54,7 @@ from .perplexity import LN2, HeldoutScore, score_windows
 #: threads and seeds: ~30 min) and ``claims``, which (re)writes ``evidence/claims/measured.json`` —
 #: what the repository states, at the precision the spread supports. A default run never rewrites
 #: the claims: the audit checks the committed statements against the evidence this run made.
-ALL_STAGES = ("corpus", "capture", "beta", "ppl", "memory", "summary", "spread", "claims")
+ALL_STAGES = ("corpus", "capture", "beta", "ppl", "memory", "coactivation", "summary", "spread", "claims")
 ON_REQUEST = ("spread", "claims")
 STAGES = tuple(s for s in ALL_STAGES if s not in ON_REQUEST)  # the default
 ARMS = ("trained", "random_init")
@@ -82,6 +85,8 @@ class RunConfig:
     layer_ablation: bool = True
     max_bytes_per_domain: int = DEFAULT_MAX_BYTES_PER_DOMAIN
     threads: int = 2  # torch intra-op threads: CPU reductions, hence the numbers, depend on it
+    coactivation_tokens_per_domain: int = 32768  # router trace: held-out tokens per domain
+    coactivation_shuffles: int = 24  # shuffle-null repetitions (Test 1, phase collapse)
 
     def as_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -590,7 +595,13 @@ class Study:
             inputs=[(self._rotations_path("trained"), "rotation")],
         )
 
-    # -- 6. summary -----------------------------------------------------------------------------
+    # -- 6. co-activation (seed 004) and phase collapse (seed 000) --------------------------------
+    def stage_coactivation(self) -> None:
+        from ..studies.coactivation.stage import run_stage
+
+        run_stage(self)
+
+    # -- 7. summary -----------------------------------------------------------------------------
     def stage_summary(self) -> None:
         sc = self._stage_config("summary")
         path = self.evidence / "summary" / "paper_table.json"
@@ -638,7 +649,7 @@ class Study:
             inputs=[(p, "artifact") for p in sources],
         )
 
-    # -- 7. spread (on request) ------------------------------------------------------------------
+    # -- 8. spread (on request) ------------------------------------------------------------------
     def stage_spread(self) -> None:
         from .spread import VARIANTS, compared_paths, run_variant, spread_rows
 
@@ -681,7 +692,7 @@ class Study:
             tables=tables, inputs=[(p, "artifact") for p in mains],
         )
 
-    # -- 8. claims ------------------------------------------------------------------------------
+    # -- 9. claims ------------------------------------------------------------------------------
     def stage_claims(self) -> None:
         from .measured_claims import write_measured_claims
 

@@ -1,0 +1,1 @@
+"""Studies built on the measurement core: one subpackage per study (``coactivation``, ...)."""
