@@ -59,7 +59,7 @@ def main() -> None:
     a_learn = [structure.firing_matrix(tr.topk[li][learn], n) for li in range(args.layers)]
     full = tr.topk
     print("replays of the whole trace (every layer, capacities 16/24/32; activations counted per capacity):")
-    timed("LRU (per layer, chunked)", lambda: [caches.lru_misses(full[li], n, caps) for li in range(args.layers)],
+    timed("LRU (stack depths, per layer)", lambda: [caches.lru_misses(full[li], n, caps) for li in range(args.layers)],
           act_all * len(caps))
     timed("MIN / Belady (token loop over L×C)", lambda: caches.belady_min_misses(full, n, caps), act_all * len(caps))
     timed("LFU-static", lambda: [caches.lfu_misses(full[li], n, caps, a_learn[li].sum(0))

@@ -99,26 +99,9 @@ def test_cli_on_a_brought_trace_writes_every_artifact(tmp_path):
     assert "CO-ACT beats LFU in" in out.stdout
 
 
-def _tiny(arch: str):
-    from transformers import MixtralConfig, Qwen2MoeConfig
-
-    from moegauge.lm.model import embedded_config, new_model
-
-    cfg = {"olmoe": embedded_config(hidden_size=64, intermediate_size=32, num_hidden_layers=2, num_attention_heads=4,
-                                    num_key_value_heads=4, num_experts=8, num_experts_per_tok=2),
-           "mixtral": MixtralConfig(vocab_size=256, hidden_size=64, intermediate_size=32, num_hidden_layers=2,
-                                    num_attention_heads=4, num_key_value_heads=2, num_local_experts=8,
-                                    num_experts_per_tok=2, max_position_embeddings=512),
-           "qwen2moe": Qwen2MoeConfig(vocab_size=256, hidden_size=64, intermediate_size=32, moe_intermediate_size=16,
-                                      shared_expert_intermediate_size=32, num_hidden_layers=2, num_attention_heads=4,
-                                      num_key_value_heads=2, num_experts=8, num_experts_per_tok=2,
-                                      max_position_embeddings=512, decoder_sparse_step=1)}[arch]
-    return new_model(cfg, seed=0)
-
-
 @pytest.mark.parametrize("arch", ["olmoe", "mixtral", "qwen2moe"])
-def test_capture_matches_the_routers_own_choice(arch):
-    model = _tiny(arch)
+def test_capture_matches_the_routers_own_choice(arch, tiny_models):
+    model = tiny_models[arch]
     g = torch.Generator().manual_seed(0)
     docs = [({"domain": "x", "name": f"d{i}", "tokens": n}, torch.randint(0, 256, (n,), generator=g))
             for i, n in enumerate((40, 17, 33))]
