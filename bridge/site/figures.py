@@ -7,6 +7,7 @@ alternative on its page (the page templates render those from the same rows).
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 from collections import defaultdict
@@ -157,34 +158,68 @@ def memory_figure(parts: list[dict], cache_labels: dict[str, str]) -> go.Figure:
 X_QUANTITIES = ("index", "dimension", "count", "steps")
 
 
+#: At most this many lines in one table chart; a table that would need more is shown as a table only.
+MAX_SERIES = 12
+
+
+def _series_keys(rows: list[dict], x: str, labels: list[str], candidates: list[str]) -> list[str] | None:
+    """The fewest further key columns (in column order) that, with x and the labels, tell rows apart;
+    None when even all candidates do not."""
+    for n in range(len(candidates) + 1):
+        for keys in itertools.combinations(candidates, n):
+            seen = {tuple(r[k] for k in (x, *labels, *keys)) for r in rows}
+            if len(seen) == len(rows):
+                return list(keys)
+    return None
+
+
 def table_figure(tab: dict) -> go.Figure | None:
-    """A line chart of an artifact table: x = its first index-like column, one line per other numeric
-    column and label group. None when the table has no such x column or nothing to plot."""
+    """A line chart of an artifact table, chosen from the table's own column quantities.
+
+    x is its first index-like column (index, dimension, count, steps). Rows are split into lines by
+    the label columns and, when x repeats, by the fewest further index-like columns that tell the
+    rows apart (a (layer, budget) grid becomes one line per layer). The y columns are those of the
+    quantity most of the remaining numeric columns share (one axis, one unit: a fraction is never
+    drawn on the axis of a count). None when there is no x, nothing to plot, or more than
+    ``MAX_SERIES`` lines."""
     cols = tab["columns"]
+    rows = tab["rows"]
     xs = [k for q in X_QUANTITIES for k, c in cols.items() if c["quantity"] == q]
-    if not xs or len(tab["rows"]) < 2:
+    if not xs or len(rows) < 2:
         return None
     x = xs[0]
     labels = [k for k, c in cols.items() if c["quantity"] == "label"]
-    ys = [k for k, c in cols.items() if c["quantity"] != "label" and k != x]
-    if not ys:
+    keys = _series_keys(rows, x, labels, [k for k in xs[1:] if k != x])
+    if keys is None:
         return None
+    numeric = [k for k, c in cols.items() if c["quantity"] != "label" and k != x and k not in keys]
+    if not numeric:
+        return None
+    by_quantity: dict[str, list[str]] = defaultdict(list)
+    for k in numeric:
+        by_quantity[cols[k]["quantity"]].append(k)
+    quantity = max(by_quantity, key=lambda q: (len(by_quantity[q]), -numeric.index(by_quantity[q][0])))
+    ys = by_quantity[quantity]
     groups: dict[tuple, list[dict]] = defaultdict(list)
-    for row in tab["rows"]:
-        groups[tuple(row[k] for k in labels)].append(row)
+    for row in rows:
+        groups[tuple(row[k] for k in (*labels, *keys))].append(row)
+    if len(ys) * len(groups) > MAX_SERIES:
+        return None
     fig = go.Figure()
     i = 0
     for y in ys:
-        for key, rows in sorted(groups.items()):
-            rows = sorted(rows, key=lambda r: r[x])
-            name = (cols[y].get("description") or y) + (f" ({', '.join(map(str, key))})" if key else "")
-            fig.add_trace(go.Scatter(x=[r[x] for r in rows], y=[r[y] for r in rows], mode="lines+markers", name=name,
-                                     line={"color": SERIES_COLOURS[i % len(SERIES_COLOURS)]}))
+        for key, grp in sorted(groups.items()):
+            grp = sorted(grp, key=lambda r: r[x])
+            parts = [str(v) for v in key[: len(labels)]] + [
+                f"{cols[k].get('description') or k} {v}" for k, v in zip(keys, key[len(labels):])]
+            name = (cols[y].get("description") or y) + (f" ({', '.join(parts)})" if parts else "")
+            fig.add_trace(go.Scatter(x=[r[x] for r in grp], y=[r[y] for r in grp], mode="lines+markers", name=name,
+                                     line={"color": SERIES_COLOURS[i % len(SERIES_COLOURS)],
+                                           "dash": ("solid", "dash", "dot")[i // len(SERIES_COLOURS) % 3]}))
             i += 1
     _layout(fig, 360)
     fig.update_xaxes(title_text=cols[x].get("description") or x)
-    quantities = sorted({cols[y]["quantity"] for y in ys})
-    fig.update_yaxes(title_text=" / ".join(q.replace("_", " ") for q in quantities))
+    fig.update_yaxes(title_text=quantity.replace("_", " "))
     return fig
 
 
