@@ -1,13 +1,13 @@
-"""``python -m bridge``: the auditor's command line (``status``, ``audit`` and ``site build``)."""
+"""``python -m bridge``: the auditor's command line (``status``, ``audit``, ``ladder`` and ``site build``)."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
-from . import __version__, audit_cli, site_cli, status_cli
+from . import __version__, audit_cli, ladder_cli, site_cli, status_cli
 
-COMMANDS = (status_cli, audit_cli, site_cli)
+COMMANDS = (status_cli, audit_cli, ladder_cli, site_cli)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -175,6 +175,10 @@ def run_audit(opts: AuditOptions) -> AuditReport:
 
     if opts.evidence.is_dir():
         findings += check_placements(opts.evidence, root)
+    # 7: ladders (decisions recomputed from their locked specs; reported ladders' queues)
+    from .ladders import check_ladders
+
+    findings += check_ladders(root)
     # 6: shadows
     shadow_rows = _shadows(opts, statuses, findings, root) if opts.shadows else []
 
