@@ -41,6 +41,7 @@ $(STAMP): pyproject.toml | $(VPY)
 run: $(STAMP)
 	$(VPY) -m bridge status
 	$(VPY) -m moegauge run
+	$(VPY) -m bridge ladder run-all
 	@$(VPY) -m bridge audit; audit=$$?; \
 	  $(VPY) -m bridge site build || exit $$?; \
 	  exit $$audit

@@ -28,6 +28,7 @@ artifact fields named by JSON pointer) and trap cells (controls with a required 
                 postmortem.md per rung under ladders/NAME/<rung>/ (the postmortem's notes section,
                 below its end marker, is kept on every regeneration). --stop RUNG ends after RUNG;
                 --no-exec evaluates the artifacts already on disk without running commands.
+  run-all       run every ladder of mode "run" (what `make run` does; finished stages are skipped).
   status NAME   the rungs, their verdicts and the round.
   check NAME    a reported ladder (mode "reported"): its queue semantics against the engine's rules.
 
@@ -40,8 +41,8 @@ decision. Exit status: 0 done; 1 a TAMPERED verdict or a reported ladder with qu
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("ladder", help="pre-registered kill ladders: lock, run, status, check",
                        description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("action", choices=("lock", "run", "status", "check"))
-    p.add_argument("name", help="the ladder (ladders/<name>.json)")
+    p.add_argument("action", choices=("lock", "run", "run-all", "status", "check"))
+    p.add_argument("name", nargs="?", default=None, help="the ladder (ladders/<name>.json); run-all takes none")
     p.add_argument("--stop", default=None, help="run: end after this rung")
     p.add_argument("--no-exec", action="store_true", help="run: evaluate existing artifacts, run no command")
     p.add_argument("--root", type=Path, default=None, help="project root (default: the checkout containing the cwd)")
@@ -54,7 +55,17 @@ def main(args: argparse.Namespace) -> int:
     from .ladder.spec import SpecError, load_spec, spec_path
 
     root = (args.root or project_root()).resolve()
+    if (args.name is None) != (args.action == "run-all"):
+        print(f"bridge ladder: error: {args.action} {'takes no NAME' if args.action == 'run-all' else 'needs a NAME'}",
+              file=sys.stderr)
+        return 2
     try:
+        if args.action == "run-all":
+            tampered = False
+            for name in engine.run_ladders(root):
+                _say(f"== {name}")
+                tampered |= any(d["verdict"] == "TAMPERED" for d in engine.run(root, name, log=_say))
+            return 1 if tampered else 0
         if args.action == "lock":
             lk, what = engine.lock(root, args.name)
             _say(f"{engine.lock_path(root, args.name).relative_to(root)}: {what}")

@@ -13,7 +13,8 @@ not stopped. The queue stops at the first KILL, INCONCLUSIVE or TAMPERED; every 
 BLOCKED, naming the rung that blocked it. Per rung:
 
 1. spec ≠ lock → TAMPERED (``spec_differs_from_lock``); nothing runs;
-2. the command fails or writes no artifact → INCONCLUSIVE (``command_failed`` / ``no_artifact``);
+2. the command (``python`` as its first word means the interpreter running the engine) fails or
+   writes no artifact → INCONCLUSIVE (``command_failed`` / ``no_artifact``);
 3. the artifact's commit does not descend from the lock's → TAMPERED (``result_predates_lock``);
 4. an observed field is missing → INCONCLUSIVE (``missing_field``);
 5. a trap's requirement fails → INCONCLUSIVE (``trap``) — a failed control voids the rung;
@@ -29,6 +30,7 @@ from __future__ import annotations
 import hashlib
 import json
 import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -253,8 +255,11 @@ def run(root: Path, name: str, *, stop: str | None = None, execute: bool = True,
         runnable = (lk["spec_sha256"] == spec_sha256(spec) and stopped_by is None
                     and all(earlier.get(p) == "PASS" for p in rung.get("preconditions", [])))
         if execute and runnable:
+            argv = list(rung["command"])
+            if argv[0] == "python":  # the interpreter running the engine (the project's venv), not PATH's
+                argv[0] = sys.executable
             log(f"[{rung['id']}] {' '.join(rung['command'])}")
-            code = subprocess.run(rung["command"], cwd=root).returncode
+            code = subprocess.run(argv, cwd=root).returncode
         d = decide(root, name, spec, rung, lk, lock_commit, earlier, stopped_by, command_exit=code)
         write_decision(root, name, d, rung)
         log(f"[{rung['id']}] {d['verdict']}" + (f" ({d['trigger']})" if d["trigger"] else "")
@@ -328,4 +333,15 @@ def recompute(root: Path, name: str) -> list[tuple[str, dict, dict | None]]:
         earlier[rung["id"]] = again["verdict"]
         if again["verdict"] in STOPPING and stopped_by is None:
             stopped_by = rung["id"]
+    return out
+
+
+def run_ladders(root: Path) -> list[str]:
+    """Names of every ``mode: run`` ladder under ``ladders/`` (for ``ladder run-all``)."""
+    out = []
+    for p in sorted((root / "ladders").glob("*.json")) if (root / "ladders").is_dir() else []:
+        if p.name.endswith(".lock.json"):
+            continue
+        if json.loads(p.read_text(encoding="utf-8")).get("mode") == "run":
+            out.append(p.stem)
     return out

@@ -15,6 +15,9 @@ git-ignored ``evidence/captures/``):
 6. ``coactivation`` — seed 004's four tests on a router trace of real held-out text (co-activation
    gain and shuffle null, next-token prefetch, expert caches against Belady's MIN, static
    placement with EPLB maps) and seed 000's phase-collapse test (``moegauge.studies.coactivation``);
+   ``gauge`` — seed 000's gauge G per head against the damage of 1-bit quantizing that head alone,
+   the scale-invariant alternative κ, and the scale symmetry G does not respect
+   (``moegauge.studies.gauge``; the rungs of the ``gauge_g`` and ``gauge_kappa`` ladders);
 7. ``summary``  — the paper table assembled from the artifacts above.
 
 A stage whose artifacts exist, validate, and were made with the same configuration, code and
@@ -54,7 +57,7 @@ from .perplexity import LN2, HeldoutScore, score_windows
 #: threads and seeds: ~30 min) and ``claims``, which (re)writes ``evidence/claims/measured.json`` —
 #: what the repository states, at the precision the spread supports. A default run never rewrites
 #: the claims: the audit checks the committed statements against the evidence this run made.
-ALL_STAGES = ("corpus", "capture", "beta", "ppl", "memory", "coactivation", "summary", "spread", "claims")
+ALL_STAGES = ("corpus", "capture", "beta", "ppl", "memory", "coactivation", "gauge", "summary", "spread", "claims")
 ON_REQUEST = ("spread", "claims")
 STAGES = tuple(s for s in ALL_STAGES if s not in ON_REQUEST)  # the default
 ARMS = ("trained", "random_init")
@@ -87,6 +90,7 @@ class RunConfig:
     threads: int = 2  # torch intra-op threads: CPU reductions, hence the numbers, depend on it
     coactivation_tokens_per_domain: int = 32768  # router trace: held-out tokens per domain
     coactivation_shuffles: int = 24  # shuffle-null repetitions (Test 1, phase collapse)
+    gauge_ppl_windows: int = 8  # per domain: windows scored for each one-head / one-layer 1-bit ablation
 
     def as_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -598,6 +602,12 @@ class Study:
     # -- 6. co-activation (seed 004) and phase collapse (seed 000) --------------------------------
     def stage_coactivation(self) -> None:
         from ..studies.coactivation.stage import run_stage
+
+        run_stage(self)
+
+    # -- 6b. seed 000's gauge G as a predictor (the gauge ladders' rungs) -------------------------
+    def stage_gauge(self) -> None:
+        from ..studies.gauge.stage import run_stage
 
         run_stage(self)
 
