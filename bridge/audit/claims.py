@@ -222,7 +222,8 @@ def load_claim_files(paths: list[Path], root: Path) -> tuple[dict[str, ClaimReco
             continue
         for i, claim in enumerate(doc["claims"]):
             pointer = f"/claims/{i}"
-            if claim["quantity"] not in NUMERIC:
+            is_verdict = claim["quantity"] == VERDICT and isinstance(claim.get("source"), dict) and "ladder" in claim["source"]
+            if claim["quantity"] not in NUMERIC and not is_verdict:
                 problems.append(f"{rel}: {pointer}/quantity: unknown quantity {claim['quantity']!r}")
                 continue
             if "ratio_of" in claim and claim["ratio_of"] not in NUMERIC:
@@ -236,9 +237,35 @@ def load_claim_files(paths: list[Path], root: Path) -> tuple[dict[str, ClaimReco
     return records, problems
 
 
+#: The quantity of a claim that states a ladder rung's verdict (source ``{"ladder", "rung"}``).
+VERDICT = "verdict"
+
+
+def _verdict_claim(rec: ClaimRecord, root: Path) -> list[Finding]:
+    """Check 7c: a claim citing a rung's verdict states the verdict its decision.json holds (the
+    decision itself is recomputed by check 7)."""
+    src = rec.data["source"]
+    path = root / "ladders" / src["ladder"] / src["rung"] / "decision.json"
+    if not path.is_file():
+        rec.status = "unresolved"
+        return [rec.finding("claim.unresolved", "error", f"no decision for {src['ladder']}/{src['rung']} ({_rel(path, root)})",
+                            "/source")]
+    verdict = json.loads(path.read_text(encoding="utf-8")).get("verdict")
+    rec.computed_text = verdict
+    if rec.data["value"] != verdict:
+        rec.status = "inconsistent"
+        return [rec.finding("claim.recompute", "error",
+                            f"states {rec.data['value']!r} but {src['ladder']}/{src['rung']} decided {verdict!r}", "/value")]
+    rec.status = "consistent"
+    return []
+
+
 def evaluate_claims(claims: dict[str, ClaimRecord], resolver: Resolver) -> list[Finding]:
     """Parse stated values, check quantity ranges, recompute from sources (checks 3 and 4a)."""
     findings: list[Finding] = []
+    for rec in [r for r in claims.values() if r.quantity == VERDICT]:
+        findings += _verdict_claim(rec, resolver.root)
+    claims = {k: r for k, r in claims.items() if r.quantity != VERDICT}
     for rec in claims.values():
         try:
             rec.stated = parse_stated(rec.data["value"])

@@ -49,6 +49,10 @@ def check_ladders(root: Path) -> list[Finding]:
                 out.append(Finding("ladder.tampered", "error", drel, "/verdict",
                                    f"{rung}: TAMPERED ({again['trigger'] or disk.get('trigger')})", f"{name}/{rung}"))
                 continue
+            if again.get("ancestry_checked") is False:
+                out.append(Finding("ladder.ancestry_unchecked", "info", drel, "/artifact_commit",
+                                   f"{rung}: this checkout lacks the lock's or the result's commit (shallow clone?): "
+                                   "the result-after-lock order was not checked here", f"{name}/{rung}"))
             diff = [k for k in COMPARED if disk.get(k) != again.get(k)]
             if diff:
                 out.append(Finding("ladder.mismatch", "error", drel, f"/{diff[0]}",

@@ -16,6 +16,8 @@ BLOCKED, naming the rung that blocked it. Per rung:
 2. the command (``python`` as its first word means the interpreter running the engine) fails or
    writes no artifact → INCONCLUSIVE (``command_failed`` / ``no_artifact``);
 3. the artifact's commit does not descend from the lock's → TAMPERED (``result_predates_lock``);
+   a checkout without those commits (a shallow clone) cannot check the order: the decision says
+   ``"ancestry_checked": false`` and the audit reports it as information, not as a pass;
 4. an observed field is missing → INCONCLUSIVE (``missing_field``);
 5. a trap's requirement fails → INCONCLUSIVE (``trap``) — a failed control voids the rung;
 6. success gate only → PASS; kill gate only → KILL; neither → INCONCLUSIVE (``neither_gate``);
@@ -52,7 +54,15 @@ def _git(root: Path, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True)
 
 
-def is_ancestor(root: Path, older: str, newer: str) -> bool:
+def _known(root: Path, commit: str) -> bool:
+    return _git(root, "cat-file", "-e", f"{commit}^{{commit}}").returncode == 0
+
+
+def is_ancestor(root: Path, older: str, newer: str) -> bool | None:
+    """Whether ``older`` is an ancestor of (or equal to) ``newer``; None when this checkout does not
+    hold both commits (a shallow clone), so the order cannot be checked here."""
+    if not (_known(root, older) and _known(root, newer)):
+        return None
     return _git(root, "merge-base", "--is-ancestor", older, newer).returncode == 0
 
 
@@ -179,7 +189,7 @@ def decide(root: Path, name: str, spec: dict, rung: dict, lock: dict | None, loc
             "gates": {"success": rung["success_gate"], "kill": rung["kill_gate"]}, "observed": {},
             "gate_results": {"success": None, "kill": None}, "traps": [], "blocked_by": None, "trigger": None,
             "artifact": rung.get("artifact"), "artifact_sha256": None, "artifact_commit": None,
-            "command_exit": command_exit}
+            "command_exit": command_exit, "ancestry_checked": None}
 
     def verdict(v: str, trigger: str | None, **kw) -> dict:
         return {**base, **kw, "verdict": v, "trigger": trigger}
@@ -203,7 +213,9 @@ def decide(root: Path, name: str, spec: dict, rung: dict, lock: dict | None, loc
         return verdict("INCONCLUSIVE", "no_artifact")
     commit = (doc.get("provenance") or {}).get("git_commit") if isinstance(doc, dict) else None
     base["artifact_commit"] = commit
-    if not commit or lock_commit is None or not is_ancestor(root, lock_commit, commit):
+    order = is_ancestor(root, lock_commit, commit) if commit and lock_commit else False
+    base["ancestry_checked"] = order is not None
+    if order is False:
         return verdict("TAMPERED", "result_predates_lock")
     observed, missing = _observe(doc, rung["observe"])
     base["observed"] = observed

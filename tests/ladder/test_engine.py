@@ -194,3 +194,38 @@ def test_reported_ladder_queue_semantics():
         {"id": "D", "status": "BLOCKED_NO_PASS", "kill_gate": "y > 2"}]}
     rules = [(f.rung, f.rule) for f in check_reported(spec)]
     assert rules == [("C", "ran_after_stop"), ("C", "kill_gate_already_passed")]
+
+
+def test_a_shallow_clone_reports_unchecked_ancestry_not_tampering(repo, tmp_path_factory):
+    _write_spec(repo, _spec(_rung("R1", 1.5, 0.2)))
+    _lock_and_commit(repo)
+    _git(repo, "commit", "-q", "--allow-empty", "-m", "after the lock")
+    engine.run(repo, "demo", log=lambda s: None)
+    _git(repo, "add", "-A")
+    _git(repo, "commit", "-qm", "results")
+    shallow = tmp_path_factory.mktemp("shallow") / "c"
+    subprocess.run(["git", "clone", "-q", "--depth", "1", f"file://{repo}", str(shallow)], check=True)
+    findings = check_ladders(shallow)
+    assert [(f.rule, f.severity) for f in findings] == [("ladder.ancestry_unchecked", "info")]
+    assert check_ladders(repo) == []
+
+
+def test_claims_citing_a_rung_verdict_are_checked(repo):
+    from bridge.audit.claims import Resolver, evaluate_claims, load_claim_files
+
+    _write_spec(repo, _spec(_rung("R1", 0.2, 0.2)))
+    _lock_and_commit(repo)
+    engine.run(repo, "demo", log=lambda s: None)
+
+    def claim(cid, value):
+        return {"id": cid, "sentence": f"R1 is {value}.", "value": value, "quantity": "verdict",
+                "source": {"ladder": "demo", "rung": "R1"}, "theorems": [], "appears_in": ["test"], "paper_facing": False}
+
+    path = repo / "claims.json"
+    path.write_text(json.dumps({"schema": "moegauge/claims", "schema_version": 1, "set": "t", "description": "t",
+                                "claims": [claim("a.right", "KILL"), claim("a.wrong", "PASS")]}))
+    records, problems = load_claim_files([path], repo)
+    assert problems == []
+    findings = evaluate_claims(records, Resolver(repo, {}, {"declarations": []}, records))
+    assert [(f.subject, f.rule) for f in findings] == [("a.wrong", "claim.recompute")]
+    assert records["a.right"].status == "consistent"
