@@ -18,6 +18,8 @@ git-ignored ``evidence/captures/``):
    ``gauge`` — seed 000's gauge G per head against the damage of 1-bit quantizing that head alone,
    the scale-invariant alternative κ, and the scale symmetry G does not respect
    (``moegauge.studies.gauge``; the rungs of the ``gauge_g`` and ``gauge_kappa`` ladders);
+   ``ffn`` — seed 003 Part E at its checkpoint: expert weights' effective dimension and β-lift
+   (``moegauge.studies.ffn``; the ``ffn_rotation`` ladder's E0 and E1);
 7. ``summary``  — the paper table assembled from the artifacts above.
 
 A stage whose artifacts exist, validate, and were made with the same configuration, code and
@@ -57,7 +59,8 @@ from .perplexity import LN2, HeldoutScore, score_windows
 #: threads and seeds: ~30 min) and ``claims``, which (re)writes ``evidence/claims/measured.json`` —
 #: what the repository states, at the precision the spread supports. A default run never rewrites
 #: the claims: the audit checks the committed statements against the evidence this run made.
-ALL_STAGES = ("corpus", "capture", "beta", "ppl", "memory", "coactivation", "gauge", "summary", "spread", "claims")
+ALL_STAGES = ("corpus", "capture", "beta", "ppl", "memory", "coactivation", "gauge", "ffn", "summary", "spread",
+              "claims")
 ON_REQUEST = ("spread", "claims")
 STAGES = tuple(s for s in ALL_STAGES if s not in ON_REQUEST)  # the default
 ARMS = ("trained", "random_init")
@@ -608,6 +611,12 @@ class Study:
     # -- 6b. seed 000's gauge G as a predictor (the gauge ladders' rungs) -------------------------
     def stage_gauge(self) -> None:
         from ..studies.gauge.stage import run_stage
+
+        run_stage(self)
+
+    # -- 6c. seed 003 Part E at its checkpoint (the ffn_rotation ladder's rungs) ------------------
+    def stage_ffn(self) -> None:
+        from ..studies.ffn.stage import run_stage
 
         run_stage(self)
 
