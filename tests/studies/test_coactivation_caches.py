@@ -88,7 +88,7 @@ def test_lru_matches_reference_and_min_is_optimal(tnk, data):
     n, k, trace = tnk
     c = data.draw(st.integers(k, n))
     arr = np.array(trace)
-    lru = lru_misses(arr, n, [c], chunk=data.draw(st.integers(1, 5)))[c]
+    lru = lru_misses(arr, n, [c])[c]
     assert lru == lru_reference(arr, n, c)
     opt = int(belady_min_misses(arr[None], n, [c], chunk=data.draw(st.integers(1, 5)))[0, 0])
     assert opt == optimal_reference(arr, n, c)

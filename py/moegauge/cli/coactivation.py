@@ -101,7 +101,7 @@ def run(args: argparse.Namespace) -> int:
             save_trace(trace, args.save_trace)
             print(args.save_trace)
         if not args.no_trap:
-            trap = analyse(gaussian_trace(lm.model, trace, seed=cfg.seed + 7), cfg)
+            trap = analyse(gaussian_trace(lm.model, trace, seed=cfg.seed + 7), cfg, tests=("structure",))
         inputs = [(lm.local_dir / n, "model_weights") for n in sorted(lm.weight_sha256)] if lm.local_dir else []
         ident = args.id or _common.default_id(Path(str(lm.source)).name, NAME)
     try:

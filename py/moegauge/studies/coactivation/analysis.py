@@ -37,8 +37,13 @@ def scaled(values, n: int, k: int) -> list[int]:
     return sorted({min(n, max(k, round(v * n / 64))) for v in values})
 
 
-def analyse(trace: RouterTrace, cfg: CoactivationConfig, log: Callable[[str], None] = lambda s: None) -> dict:
-    """Tests 1–4 on ``trace``: learn on each document's first half, score on its second."""
+TESTS = ("structure", "prefetch", "caches", "placement")
+
+
+def analyse(trace: RouterTrace, cfg: CoactivationConfig, log: Callable[[str], None] = lambda s: None,
+            tests: tuple[str, ...] = TESTS) -> dict:
+    """Tests 1–4 (or the ``tests`` named) on ``trace``: learn on each document's first half, score
+    on its second."""
     n, k = trace.num_experts, trace.top_k
     learn, ev = trace.halves()
     if learn.size == 0 or ev.size < 2:
@@ -55,21 +60,25 @@ def analyse(trace: RouterTrace, cfg: CoactivationConfig, log: Callable[[str], No
     a_learn_layers = []
     for li, layer in enumerate(trace.layers):
         tk = trace.topk[li]
-        a_learn = structure.firing_matrix(tk[learn], n)
-        a_eval = structure.firing_matrix(tk[ev], n)
-        a_learn_layers.append(a_learn)
-        s = structure.structure_of_layer(a_learn, a_eval, group, cfg.shuffles, rng)
-        out["structure"].append({"layer": layer, **{key: v for key, v in s.items() if key != "labels"}})
         a_all = structure.firing_matrix(tk, n)
-        for row in prefetch.prefetch_hit_rates(a_learn, a_all[prev_idx], a_all[next_idx], budgets, k):
-            out["prefetch"].append({"layer": layer, **row})
-        for d in devices:
-            pls = placement.placements(a_learn, d, cfg.seed + 1000 * li + d)
-            for name, pl in pls.items():
-                out["placements"].setdefault((name, d), []).append(pl)
-                out["placement"].append({"layer": layer, "devices": d, "policy": name, **placement.score(tk[ev], pl, d)})
-        log(f"  layer {layer}: gain {s['gain']:.3f}, null {s['null_mean']:.3f}")
-    for row in caches.replay(trace.topk[:, ev], n, caps, a_learn_layers):
-        row["layer"] = trace.layers[row.pop("layer_index")]
-        out["caches"].append(row)
+        a_learn = a_all[learn]
+        a_learn_layers.append(a_learn)
+        if "structure" in tests:
+            s = structure.structure_of_layer(a_learn, a_all[ev], group, cfg.shuffles, rng)
+            out["structure"].append({"layer": layer, **{key: v for key, v in s.items() if key != "labels"}})
+            log(f"  layer {layer}: gain {s['gain']:.3f}, null {s['null_mean']:.3f}")
+        if "prefetch" in tests:
+            for row in prefetch.prefetch_hit_rates(a_learn, a_all[prev_idx], a_all[next_idx], budgets, k):
+                out["prefetch"].append({"layer": layer, **row})
+        if "placement" in tests:
+            for d in devices:
+                pls = placement.placements(a_learn, d, cfg.seed + 1000 * li + d)
+                for name, pl in pls.items():
+                    out["placements"].setdefault((name, d), []).append(pl)
+                    out["placement"].append({"layer": layer, "devices": d, "policy": name,
+                                             **placement.score(tk[ev], pl, d)})
+    if "caches" in tests:
+        for row in caches.replay(trace.topk[:, ev], n, caps, a_learn_layers):
+            row["layer"] = trace.layers[row.pop("layer_index")]
+            out["caches"].append(row)
     return out

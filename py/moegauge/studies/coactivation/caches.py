@@ -97,9 +97,8 @@ def lru_stack_depths(topk: np.ndarray, num_experts: int) -> np.ndarray:
     return depth
 
 
-def lru_misses(topk: np.ndarray, num_experts: int, capacities, chunk: int | None = None) -> dict[int, int]:
-    """Demand misses of LRU at each capacity on one layer's [T, k] trace (from the stack depths;
-    ``chunk`` is accepted for symmetry with the other replays and unused)."""
+def lru_misses(topk: np.ndarray, num_experts: int, capacities) -> dict[int, int]:
+    """Demand misses of LRU at each capacity on one layer's [T, k] trace (from the stack depths)."""
     t_total, k = topk.shape
     caps = _check_capacities(capacities, k, num_experts)
     depth = lru_stack_depths(topk, num_experts)

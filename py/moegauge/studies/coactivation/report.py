@@ -77,13 +77,19 @@ def structure_artifact(write: Writer, res: dict, trap: dict | None, shuffles: in
                  measures=measures, tables=tables, relies_on=(), inputs=inputs)
 
 
-def prefetch_artifact(write: Writer, res: dict, inputs=()) -> Path:
+def prefetch_summary(res: dict) -> tuple[list[dict], list[dict]]:
+    """(every (layer, budget) cell with its Δ and win, the means over layers per budget)."""
     rows = [{**r, "delta": r["coact"] - r["lfu"], "coact_wins": int(r["coact"] > r["lfu"])} for r in res["prefetch"]]
     per_budget = []
     for b in res["budgets"]:
         sel = [r for r in rows if r["budget"] == b]
         per_budget.append({"budget": b, "lfu": _mean(sel, "lfu"), "coact": _mean(sel, "coact"),
                            "delta": _mean(sel, "delta"), "layers_won": sum(r["coact_wins"] for r in sel)})
+    return rows, per_budget
+
+
+def prefetch_artifact(write: Writer, res: dict, inputs=()) -> Path:
+    rows, per_budget = prefetch_summary(res)
     cols = {"budget": ("count", "prefetch budget B (experts)"), "lfu": ("fraction", "LFU hit rate"),
             "coact": ("fraction", "CO-ACT hit rate"), "delta": ("fraction_difference", "CO-ACT − LFU")}
     won = sum(r["coact_wins"] for r in rows)
@@ -114,7 +120,8 @@ CACHE_COLS = {"capacity": ("count", "cache capacity C (experts resident)"),
               "coact_total_gap_to_min": ("ratio_difference", "co-activation total loads − MIN")}
 
 
-def cache_artifact(write: Writer, res: dict, inputs=()) -> Path:
+def cache_summary(res: dict) -> tuple[list[dict], list[dict]]:
+    """(every (layer, capacity) cell as rates per activation, the means over layers per capacity)."""
     rows = []
     for r in res["caches"]:
         act = r["activations"]
@@ -129,6 +136,11 @@ def cache_artifact(write: Writer, res: dict, inputs=()) -> Path:
     for c in res["capacities"]:
         sel = [r for r in rows if r["capacity"] == c]
         means.append({"capacity": c, **{k: _mean(sel, k) for k in CACHE_COLS if k != "capacity"}})
+    return rows, means
+
+
+def cache_artifact(write: Writer, res: dict, inputs=()) -> Path:
+    rows, means = cache_summary(res)
     measures = {}
     for m in means:
         c = m["capacity"]
@@ -146,7 +158,8 @@ def cache_artifact(write: Writer, res: dict, inputs=()) -> Path:
                  relies_on=(T.UNIFORM_INDEPENDENT_HIT_PROBABILITY,), inputs=inputs)
 
 
-def placement_artifact(write: Writer, res: dict, inputs=()) -> Path:
+def placement_summary(res: dict) -> list[dict]:
+    """Per device count, the means over layers of every placement's devices per token and load CV."""
     rows = res["placement"]
     means = []
     for d in res["devices"]:
@@ -161,6 +174,12 @@ def placement_artifact(write: Writer, res: dict, inputs=()) -> Path:
                       "cv_frequency_balanced": m("frequency_balanced", "load_cv"),
                       "cv_unconstrained": m("coact_unconstrained", "load_cv"),
                       "cv_load_capped": m("coact_load_capped", "load_cv")})
+    return means
+
+
+def placement_artifact(write: Writer, res: dict, inputs=()) -> Path:
+    rows = res["placement"]
+    means = placement_summary(res)
     cols = {"devices": ("count", "devices D"),
             "random": ("devices_per_token", "random placement: distinct devices per token"),
             "frequency_balanced": ("devices_per_token", "frequency-balanced (greedy LPT): devices per token"),
@@ -234,53 +253,33 @@ def seed_pairs(res: dict, struct_rows: list[dict]) -> list[tuple[str, str, str, 
             ours_key = "null_mean" if key == "null" else key
             out.append((f"s004.t1.{seed_layer}.{key}", f"Test 1, {'first' if seed_layer == 'l0' else 'last'} layer: {key}",
                         q, ours[ours_key]))
-    prefetch = {r["budget"]: r for r in _per_budget(res)}
+    prefetch = {r["budget"]: r for r in prefetch_summary(res)[1]}
     for b in (12, 16, 24, 32):
         if b in prefetch:
             for key in ("lfu", "coact"):
                 out.append((f"s004.t2.b{b}.{key}", f"Test 2, budget {b}: {key} hit rate (mean over layers)", "fraction", prefetch[b][key]))
-            out.append((f"s004.t2.b{b}.delta", f"Test 2, budget {b}: CO-ACT − LFU", "fraction_difference",
-                        prefetch[b]["coact"] - prefetch[b]["lfu"]))
-    caps = {}
-    for r in res["caches"]:
-        caps.setdefault(r["capacity"], []).append(r)
+            out.append((f"s004.t2.b{b}.delta", f"Test 2, budget {b}: CO-ACT − LFU", "fraction_difference", prefetch[b]["delta"]))
+    caches = {r["capacity"]: r for r in cache_summary(res)[1]}
     for c in (16, 24, 32):
-        if c in caps:
-            sel = caps[c]
-            act = sum(r["activations"] for r in sel)
-            for key, num in (("lru", "lru"), ("lfu", "lfu_pinned_c"), ("coact", "coact_demand")):
+        if c in caches:
+            for key, ours in (("lru", "lru"), ("lfu", "lfu_pinned_c"), ("coact", "coact_demand")):
                 out.append((f"s004.t3.c{c}.{key}", f"Test 3, capacity {c}: {key} miss rate (mean over layers)", "fraction",
-                            sum(r[num] for r in sel) / act))
+                            caches[c][ours]))
             out.append((f"s004.t3.c{c}.coact_total", f"Test 3, capacity {c}: CO-ACT demand + prefetch loads", "ratio",
-                        sum(r["coact_demand"] + r["coact_prefetch_loads"] for r in sel) / act))
-    for d in (2, 4, 8):
-        sel = [r for r in res["placement"] if r["devices"] == d]
-        if not sel:
+                        caches[c]["coact_total"]))
+    for r in placement_summary(res):
+        d = r["devices"]
+        if d not in (2, 4, 8):
             continue
-        def m(policy, key):
-            return float(np.mean([r[key] for r in sel if r["policy"] == policy]))
-        out.append((f"s004.t4.d{d}.freq", f"Test 4, D = {d}: frequency-balanced devices/token", "devices_per_token",
-                    m("frequency_balanced", "devices_per_token")))
-        out.append((f"s004.t4.d{d}.uncon", f"Test 4, D = {d}: unconstrained devices/token", "devices_per_token",
-                    m("coact_unconstrained", "devices_per_token")))
-        out.append((f"s004.t4.d{d}.uncon_cv", f"Test 4, D = {d}: unconstrained load CV", "load_cv",
-                    m("coact_unconstrained", "load_cv")))
-        out.append((f"s004.t4.d{d}.capped", f"Test 4, D = {d}: load-capped devices/token", "devices_per_token",
-                    m("coact_load_capped", "devices_per_token")))
-        out.append((f"s004.t4.d{d}.delta", f"Test 4, D = {d}: load-capped vs frequency-balanced devices/token",
-                    "relative_change", m("coact_load_capped", "devices_per_token") / m("frequency_balanced", "devices_per_token") - 1))
-        out.append((f"s004.t4.d{d}.cv_freq", f"Test 4, D = {d}: frequency-balanced load CV", "load_cv",
-                    m("frequency_balanced", "load_cv")))
-        out.append((f"s004.t4.d{d}.cv_capped", f"Test 4, D = {d}: load-capped load CV", "load_cv",
-                    m("coact_load_capped", "load_cv")))
-    return out
-
-
-def _per_budget(res: dict) -> list[dict]:
-    out = []
-    for b in res["budgets"]:
-        sel = [r for r in res["prefetch"] if r["budget"] == b]
-        out.append({"budget": b, "lfu": _mean(sel, "lfu"), "coact": _mean(sel, "coact")})
+        for key, ours, q, what in (
+                ("freq", "frequency_balanced", "devices_per_token", "frequency-balanced devices/token"),
+                ("uncon", "coact_unconstrained", "devices_per_token", "unconstrained devices/token"),
+                ("uncon_cv", "cv_unconstrained", "load_cv", "unconstrained load CV"),
+                ("capped", "coact_load_capped", "devices_per_token", "load-capped devices/token"),
+                ("delta", "cut_load_capped", "relative_change", "load-capped vs frequency-balanced devices/token"),
+                ("cv_freq", "cv_frequency_balanced", "load_cv", "frequency-balanced load CV"),
+                ("cv_capped", "cv_load_capped", "load_cv", "load-capped load CV")):
+            out.append((f"s004.t4.d{d}.{key}", f"Test 4, D = {d}: {what}", q, r[ours]))
     return out
 
 

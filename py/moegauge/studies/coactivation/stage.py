@@ -22,7 +22,7 @@ from ...atomic import atomic_write_text
 from ...errors import InputError
 from . import phase, report
 from .analysis import CoactivationConfig, analyse
-from .routing import _gates, capture_trace, gaussian_trace, router_row_alignment, select_documents
+from .routing import capture_trace, gaussian_trace, router_row_alignment, select_documents
 from .trace import META, TENSORS, load_trace, save_trace
 
 ARTIFACTS = ("coactivation_structure", "coactivation_prefetch", "expert_cache_replay", "expert_placement",
@@ -201,9 +201,9 @@ def run_stage(study) -> None:
     study.log(f"  tests 1–4 on {trace.tokens} tokens × {len(trace.layers)} layers")
     res = analyse(trace, cfg)
     study.log("  Gaussian trap arm")
-    trap = analyse(gaussian_trace(study.loaded().model, trace, seed=cfg.seed + 7), cfg)
+    trap = analyse(gaussian_trace(study.loaded().model, trace, seed=cfg.seed + 7), cfg, tests=("structure",))
     align = router_row_alignment(study.loaded().model, trace.layers)
-    hidden = next(iter(_gates(study.loaded().model).values())).weight.shape[-1]
+    hidden = study.loaded().model.config.hidden_size
     for row, a in zip(trap["structure"], align):
         row["router_row_abs_cos"] = a
         row["random_rows_abs_cos"] = float(np.sqrt(2.0 / (np.pi * hidden)))

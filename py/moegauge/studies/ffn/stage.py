@@ -30,7 +30,10 @@ def run_stage(study) -> None:
         for layer in layers:
             lifts.append(beta_lift(model, layer, rows, cfg.rotation_steps, cfg.seed))
             bar.update(1)
-    mean = lambda k: float(np.mean([x[k] for x in lifts]))  # noqa: E731
+
+    def mean(k: str) -> float:
+        return float(np.mean([x[k] for x in lifts]))
+
     study._write(
         "ffn", ARTIFACT, sc,
         description=(f"Seed 003 Part E at its checkpoint (MoE layers {layers} of {n_layers}): the effective dimension "

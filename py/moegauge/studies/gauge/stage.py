@@ -33,9 +33,8 @@ def run_stage(study) -> None:
     head_cols = {"layer": ("index", "layer"), "head": ("index", "KV head"), "variance": ("variance", "σ² of the head's keys"),
                  "excess_kurtosis": ("excess_kurtosis", "κ of the head's keys"),
                  "gauge": ("gauge", "G = max(0, κ/σ²)"),
-                 "delta_bits_per_byte": ("bits_per_byte", "Δ bits/byte with this head's keys at 1 bit (no rotation)")}
-    # Δ bits/byte can be negative in principle; it is typed as a bits_per_byte difference below
-    head_cols["delta_bits_per_byte"] = ("ratio_difference", head_cols["delta_bits_per_byte"][1])
+                 # a difference of bits/byte, any sign
+                 "delta_bits_per_byte": ("ratio_difference", "Δ bits/byte with this head's keys at 1 bit (no rotation)")}
     layer_cols = {"layer": ("index", "layer"), "gauge": ("gauge", "G_ℓ = mean over heads"),
                   "excess_kurtosis": ("excess_kurtosis", "mean κ over heads"),
                   "delta_bits_per_byte": ("ratio_difference", "Δ bits/byte with the layer's keys at 1 bit (no rotation)")}
