@@ -8,6 +8,8 @@ CENTERINGS = ("none", "per_channel", "per_vector")
 DIM_MEANINGS = ("head_dim", "all_kv_heads")
 #: Orthogonal parametrisations of :func:`moegauge.rotation.learn_rotation`.
 PARAMETRIZATIONS = ("cayley", "matrix_exp")
+#: Optimisers of :func:`moegauge.rotation.learn_rotation` (torch.optim.Adam / torch.optim.RAdam).
+OPTIMIZERS = ("adam", "radam")
 #: Starting rotations of :func:`moegauge.rotation.learn_rotation`.
 INITS = ("identity", "srht", "random")
 #: Samples per-head moments are taken over (see :func:`moegauge.moments.head_moments`).

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor
 
-from .choices import INITS, PARAMETRIZATIONS
+from .choices import INITS, OPTIMIZERS, PARAMETRIZATIONS
 from .centering import Centered, center as _center, normalise_centering
 from .hadamard import srht_matrix
 from .moments import beta_moment_ratio, one_bit_cosine
@@ -66,6 +66,8 @@ class RotationResult:
     first_step_crossing: dict[float, int | None]
     orthogonality_error: float
     config: dict = field(default_factory=dict)
+    #: R after each of the requested ``snapshot_steps`` optimiser steps (float64 → ``dtype``).
+    snapshots: dict[int, Tensor] = field(default_factory=dict)
 
     def center(self, keys: Tensor) -> Centered:
         """Center ``keys`` the way the calibration keys were (per-channel: with the stored μ)."""
@@ -138,12 +140,14 @@ def learn_rotation(
     *,
     held_out: Tensor | None = None,
     parametrization: str = "cayley",
+    optimizer: str = "adam",
     lr: float = 1e-3,
     batch_size: int | None = None,
     init: str = "identity",
     dtype: torch.dtype = torch.float32,
     thresholds: tuple[float, ...] = COSINE_THRESHOLDS,
     callback: Callable[[TraceEntry], bool | None] | None = None,
+    snapshot_steps: tuple[int, ...] = (),
 ) -> RotationResult:
     """Learn R ∈ O(d) maximising the mean one-bit cosine of R(k − μ) over ``keys`` (rows, (n, d)).
 
@@ -151,15 +155,20 @@ def learn_rotation(
     centering, or a name from :data:`moegauge.centering.CENTERINGS`. ``held_out`` keys (m, d) are
     centered with the calibration μ and used for the trace. ``batch_size`` draws a fresh random
     minibatch each step (default: full batch). ``init`` picks R₀ (see :func:`initial_rotation`).
+    ``optimizer`` (:data:`moegauge.choices.OPTIMIZERS`) steps the free parameter W: Adam, or RAdam
+    (variance-rectified warm-up; seed 003's convergence probe).
     Deterministic for a given ``seed`` (minibatches, R₀) and thread count.
 
     ``callback(entry)`` is called with each trace entry as soon as it is known (progress reporting,
     timing); returning True stops early, and ``steps`` in the result is then the number of steps run.
+    ``snapshot_steps``: keep R after each of these step counts (budget curves from one run).
     """
     if steps < 0:
         raise ValueError("steps must be >= 0")
     if keys.dim() != 2:
         raise ValueError(f"keys must have shape (n, d), got {tuple(keys.shape)}")
+    if optimizer not in OPTIMIZERS:
+        raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {optimizer!r}")
     n, d = keys.shape
     method = normalise_centering(center)
     calib = _center(keys.detach().to(dtype), method)
@@ -179,10 +188,18 @@ def learn_rotation(
     base64 = initial_rotation(d, init, seed, torch.float64)
     base = base64.to(dtype)
     w = torch.zeros(d, d, dtype=dtype, requires_grad=True)
-    opt = torch.optim.Adam([w], lr=lr)
+    opt = (torch.optim.RAdam if optimizer == "radam" else torch.optim.Adam)([w], lr=lr)
 
+    def current() -> Tensor:
+        with torch.no_grad():
+            return (orthogonal_map((w - w.T).detach().to(torch.float64), parametrization) @ base64).to(dtype)
+
+    wanted = set(int(s) for s in snapshot_steps)
+    snapshots: dict[int, Tensor] = {}
     trace: list[TraceEntry] = []
     for t in range(steps):
+        if t in wanted:
+            snapshots[t] = current()
         opt.zero_grad(set_to_none=True)
         r = orthogonal_map(w - w.T, parametrization) @ base
         if full_batch:
@@ -205,9 +222,10 @@ def learn_rotation(
         loss.backward()
         opt.step()
 
+    rot = current()
+    if steps in wanted:
+        snapshots[steps] = rot
     with torch.no_grad():
-        a64 = (w - w.T).detach().to(torch.float64)
-        rot = (orthogonal_map(a64, parametrization) @ base64).to(dtype)
         b, c = _metrics(eval_x @ rot.T)
     if len(trace) == steps:  # not stopped early: the entry for R after the last step
         trace.append(TraceEntry(step=steps, beta=b, one_bit_cosine=c))
@@ -226,5 +244,6 @@ def learn_rotation(
         trace_split="held_out" if held_out is not None else "calibration",
         first_step_crossing=first_step_crossing(trace_t, thresholds),
         orthogonality_error=orthogonality_error(rot),
-        config={"lr": lr, "batch_size": batch_size, "dtype": str(dtype).removeprefix("torch.")},
+        config={"lr": lr, "optimizer": optimizer, "batch_size": batch_size, "dtype": str(dtype).removeprefix("torch.")},
+        snapshots=snapshots,
     )

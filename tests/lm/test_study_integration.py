@@ -158,3 +158,18 @@ def test_rotation_alone_leaves_the_embedded_models_logits_unchanged():
                                                                 value_dtype=torch.float32), use_cache=True).logits
     torch.testing.assert_close(rot, ref, atol=5e-5, rtol=1e-5)
     assert (EMBEDDED_DIR / "config.json").is_file()
+
+
+def test_ffn_stage_writes_the_four_part_e_and_frustration_artifacts(study):
+    probe = artifact(study, "ffn/ffn_optimiser_probe.json")
+    budgets = sorted({r["steps"] for r in probe["tables"]["budgets"]["rows"]})
+    assert budgets == [10, 20, 40, 80, 160]  # base/4 … 4 × base, base = rotation_steps
+    assert {r["optimizer"] for r in probe["tables"]["planted_control"]["rows"]} == {"adam", "radam"}
+    gen = artifact(study, "ffn/ffn_generation_probe.json")["measures"]
+    assert gen["nll_full_precision"]["value"] > 0
+    assert gen["inflation_rotated"]["value"] == gen["nll_one_bit_rotated"]["value"] / gen["nll_full_precision"]["value"] - 1
+    fr = artifact(study, "ffn/stiefel_frustration.json")
+    for row in fr["tables"]["layers"]["rows"]:
+        assert row["experts"] == 16 and row["vectors"] == 16 * 32 * 3
+        assert 0 < row["held_out_beta_shared"] <= 1 and 0 < row["held_out_beta_per_expert"] <= 1
+    assert fr["provenance"]["config"]["stiefel_frustration"]["steps"] == 13

@@ -18,8 +18,10 @@ git-ignored ``evidence/captures/``):
    ``gauge`` — seed 000's gauge G per head against the damage of 1-bit quantizing that head alone,
    the scale-invariant alternative κ, and the scale symmetry G does not respect
    (``moegauge.studies.gauge``; the rungs of the ``gauge_g`` and ``gauge_kappa`` ladders);
-   ``ffn`` — seed 003 Part E at its checkpoint: expert weights' effective dimension and β-lift
-   (``moegauge.studies.ffn``; the ``ffn_rotation`` ladder's E0 and E1);
+   ``ffn`` — seed 003 Part E at its checkpoint: expert weights' effective dimension and β-lift,
+   the optimiser probe, the 1-bit generation probe, and seed 002 §3's Stiefel frustration
+   (``moegauge.studies.ffn``; the ``ffn_rotation``, ``ffn_optimiser_probe``,
+   ``ffn_generation_probe`` and ``stiefel_frustration`` ladders);
 7. ``summary``  — the paper table assembled from the artifacts above.
 
 A stage whose artifacts exist, validate, and were made with the same configuration, code and
