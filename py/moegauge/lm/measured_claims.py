@@ -336,24 +336,44 @@ def build_claims(root: Path, evidence: Path) -> dict:
             "claims": out}
 
 
-#: Rung verdicts the repository states: (ladder, rung, sentence per verdict).
+#: Rung verdicts the repository states: (ladder, rung, theorems the rung's artifact relies on,
+#: sentence per verdict).
 LADDER_CLAIMS = (
-    ("gauge_g", "G1", {
+    ("gauge_g", "G1", (T.GAUGE_SCALE_COVARIANCE,), {
         "PASS": "Seed 000's gauge G ranks the 1-bit damage of the heads (ladder gauge_g, rung G1: {v}).",
         "KILL": "Seed 000's gauge G does not rank the 1-bit damage of the heads (ladder gauge_g, rung G1: {v}).",
         "INCONCLUSIVE": "Seed 000's gauge G is void as a predictor here (ladder gauge_g, rung G1: {v}; see its trigger).",
     }),
-    ("gauge_kappa", "K1", {
+    ("gauge_kappa", "K1", (T.GAUGE_SCALE_COVARIANCE,), {
         "PASS": "The scale-invariant κ ranks the 1-bit damage of the heads (ladder gauge_kappa, rung K1: {v}).",
         "KILL": "The scale-invariant κ does not rank the 1-bit damage of the heads either (ladder gauge_kappa, rung K1: {v}).",
         "INCONCLUSIVE": "The scale-invariant κ is void as a predictor here (ladder gauge_kappa, rung K1: {v}).",
+    }),
+    ("ffn_rotation", "E0", (T.PARTICIPATION_RATIO_BOUNDS,), {
+        "PASS": "Expert FFN weights are narrow at the checkpoint (ladder ffn_rotation, rung E0: {v}).",
+        "KILL": "Expert FFN weights are not narrow at the checkpoint (ladder ffn_rotation, rung E0: {v}).",
+    }),
+    ("ffn_optimiser_probe", "E2", (T.MOMENT_RATIO_LE_ONE,), {
+        "PASS": "A better search lifts expert-weight β to E1's gate: the ceiling was the search (ladder ffn_optimiser_probe, rung E2: {v}).",
+        "KILL": "Neither Adam nor RAdam, at 4× the budget, lifts expert-weight β: a structure ceiling for this learner (ladder ffn_optimiser_probe, rung E2: {v}).",
+        "INCONCLUSIVE": "Search or structure is not decided for expert-weight β-lift (ladder ffn_optimiser_probe, rung E2: {v}; see its trigger).",
+    }),
+    ("ffn_generation_probe", "E3", (T.ONE_BIT_SCALE_OPTIMAL,), {
+        "PASS": "1-bit expert weights with a learned rotation keep first-token NLL within 10% (ladder ffn_generation_probe, rung E3: {v}).",
+        "KILL": "1-bit expert weights inflate first-token NLL by more than 50% even with a learned rotation (ladder ffn_generation_probe, rung E3: {v}).",
+        "INCONCLUSIVE": "The 1-bit generation probe does not decide (ladder ffn_generation_probe, rung E3: {v}; see its trigger).",
+    }),
+    ("stiefel_frustration", "F1", (T.MOMENT_RATIO_LE_ONE,), {
+        "PASS": "Expert banks are frustrated: per-expert rotations beat a shared one, held out (ladder stiefel_frustration, rung F1: {v}).",
+        "KILL": "No Stiefel frustration here: per-expert rotations do not beat a shared one, held out (ladder stiefel_frustration, rung F1: {v}).",
+        "INCONCLUSIVE": "Stiefel frustration is not decided here (ladder stiefel_frustration, rung F1: {v}; see its trigger).",
     }),
 )
 
 
 def _ladder_claims(root: Path) -> list[dict]:
     out = []
-    for ladder, rung, sentences in LADDER_CLAIMS:
+    for ladder, rung, theorems, sentences in LADDER_CLAIMS:
         path = root / "ladders" / ladder / rung / "decision.json"
         if not path.is_file():
             continue
@@ -361,7 +381,7 @@ def _ladder_claims(root: Path) -> list[dict]:
         sentence = sentences.get(verdict, f"Ladder {ladder}, rung {rung}: {{v}}.").format(v=verdict)
         out.append({"id": f"m.ladder.{ladder}.{rung.lower()}", "sentence": sentence, "value": verdict,
                     "quantity": "verdict", "source": {"ladder": ladder, "rung": rung},
-                    "theorems": [T.GAUGE_SCALE_COVARIANCE], "appears_in": ["site: ladders"], "paper_facing": False})
+                    "theorems": list(theorems), "appears_in": ["site: ladders"], "paper_facing": False})
     return out
 
 
