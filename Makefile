@@ -32,7 +32,7 @@ $(STAMP): pyproject.toml | $(VPY)
 	$(VPY) -m pip install --quiet --upgrade pip
 	@# setuptools prints an "Editable installation" notice (InformationOnly) for any editable install
 	@# of a layout with two package roots; it is information, not a problem with pyproject.toml.
-	PYTHONWARNINGS="ignore:Editable installation" $(VPY) -m pip install --quiet -e '.[test]'
+	PYTHONWARNINGS="ignore:Editable installation" $(VPY) -m pip install --quiet -e '.[test,peers]'
 	@rm -f $(VENV)/.installed-*
 	@touch $@
 
