@@ -63,6 +63,7 @@ class Declaration:
     namespace: tuple[str, ...]
     opens: tuple[str, ...]
     aliases: tuple[tuple[str, str], ...] = ()  # `open A (x)` / `renaming`: short name → name in A
+    hidden: tuple[str, ...] = ()  # `open A hiding x`: A.x is not reachable as `x` through that open
     parent: str | None = None  # a `where` helper's (or generated `foo_def`'s) declaration
     helpers: tuple[str, ...] = ()  # its `where` helpers (and generated declarations)
 
@@ -146,13 +147,14 @@ class _Scope:
     name: str | None
     opens: list[str] = field(default_factory=list)
     aliases: list[tuple[str, str]] = field(default_factory=list)
+    hidden: list[str] = field(default_factory=list)
     variables: set[str] = field(default_factory=set)
 
 
 def parse_open(tokens: tuple[LeanToken, ...]) -> tuple[list[str], list[tuple[str, str]]]:
     """Namespaces an ``open`` opens, and the short names it brings in (``open A (x)``,
     ``open A renaming x → y``). ``open scoped`` and ``open private`` open no namespace;
-    ``hiding`` is not modelled (the namespace counts as open)."""
+    ``open A hiding x`` opens A (the hidden names: ``parse_hidden``)."""
     depth = tokens[0].depth
     top = [t for t in tokens[1:] if t.depth == depth or t.text in ("(", ")")]
     words = [t.text for t in top]
@@ -188,6 +190,19 @@ def parse_open(tokens: tuple[LeanToken, ...]) -> tuple[list[str], list[tuple[str
     return names, aliases
 
 
+def parse_hidden(tokens: tuple[LeanToken, ...]) -> list[str]:
+    """Full names an ``open A hiding x y`` keeps out of reach through the open (``A.x``, ``A.y``)."""
+    depth = tokens[0].depth
+    words = [t.text for t in tokens[1:] if t.depth == depth]
+    if "hiding" not in words or not words or words[0] in ("scoped", "private"):
+        return []
+    k = words.index("hiding")
+    if k == 0:
+        return []
+    space = words[k - 1]
+    return [f"{space}.{w}" for w in words[k + 1 :] if w not in RESERVED]
+
+
 class _ScopeWalker:
     """Walks parsed commands in order, tracking namespaces/sections/opens, emitting declarations."""
 
@@ -209,17 +224,21 @@ class _ScopeWalker:
     def namespace(self) -> tuple[str, ...]:
         return tuple(s.name for s in self.scopes if s.kind == "namespace" and s.name)
 
-    def _visible(self, extra_opens: list[str], extra_aliases: list[tuple[str, str]]):
+    def _visible(self, extra_opens: list[str], extra_aliases: list[tuple[str, str]], extra_hidden: list[str]):
         opens: list[str] = []
         aliases: list[tuple[str, str]] = []
+        hidden: list[str] = []
         variables: set[str] = set()
         for s in self.scopes:
             opens.extend(s.opens)
             aliases.extend(s.aliases)
+            hidden.extend(s.hidden)
             variables |= s.variables
         opens.extend(extra_opens)
         aliases.extend(extra_aliases)
-        return tuple(dict.fromkeys(opens)), tuple(dict.fromkeys(aliases)), frozenset(variables)
+        hidden.extend(extra_hidden)
+        return (tuple(dict.fromkeys(opens)), tuple(dict.fromkeys(aliases)), tuple(dict.fromkeys(hidden)),
+                frozenset(variables))
 
     def command(self, tree: Tree) -> None:
         prefixes_tree, modifiers_tree, core = tree.children
@@ -232,6 +251,7 @@ class _ScopeWalker:
             names, aliases = parse_open(core.children[0].piece.tokens)
             self.scopes[-1].opens.extend(names)
             self.scopes[-1].aliases.extend(aliases)
+            self.scopes[-1].hidden.extend(parse_hidden(core.children[0].piece.tokens))
         elif rule == "namespace":
             for part in core.children[1].piece.first.text.split("."):
                 self.scopes.append(_Scope("namespace", part))
@@ -306,15 +326,17 @@ class _ScopeWalker:
         attributes = tuple(normalized_text(p.tokens) for p in mods if p.terminal == "ATTRS")
         extra_opens: list[str] = []
         extra_aliases: list[tuple[str, str]] = []
+        extra_hidden: list[str] = []
         for p in prefixes:
             if p.first.text == "open":
                 names, aliases = parse_open(p.tokens)
                 extra_opens.extend(names)
                 extra_aliases.extend(aliases)
-        opens, aliases, variables = self._visible(extra_opens, extra_aliases)
+                extra_hidden.extend(parse_hidden(p.tokens))
+        opens, aliases, hidden, variables = self._visible(extra_opens, extra_aliases, extra_hidden)
         namespace = self.namespace
         body_start = (span.name or span.keyword[-1]).end if not span.names else span.signature_start
-        common = dict(file=self.path, namespace=namespace, opens=opens, aliases=aliases,
+        common = dict(file=self.path, namespace=namespace, opens=opens, aliases=aliases, hidden=hidden,
                       prefixes=tuple(normalized_text(p.tokens) for p in prefixes))
         names = span.names or ((span.name,) if span.name is not None else ())
         if names:

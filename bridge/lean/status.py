@@ -116,14 +116,26 @@ class NameIndex:
                    and self._imports.visible(decl.file, d.file)]
         return visible
 
-    def resolve(self, ident: str, decl: Declaration, path: dict[str, int]) -> list[Declaration]:
+    @staticmethod
+    def nesting_spaces(decl: Declaration) -> frozenset[str]:
+        """The namespaces a declaration sees by nesting (its own and its enclosing ones), which an
+        ``open … hiding`` does not affect."""
+        own = decl.name.split(".")[:-1] if not decl.anonymous else list(decl.namespace)
+        if decl.parent is not None:
+            own = decl.parent.split(".")
+        ns = decl.namespace
+        return frozenset([".".join(own[:k]) for k in range(len(own) + 1)]
+                         + [".".join(ns[:k]) for k in range(len(ns) + 1)])
+
+    def resolve(self, ident: str, decl: Declaration, path: dict[str, int],
+                nesting: frozenset[str] | None = None) -> list[Declaration]:
         if ident.startswith("_root_."):
             return self.lookup(ident[len("_root_.") :], decl)
         parts = ident.split(".")
         head = parts[0]
         for short, full in decl.aliases:  # open A (x) / renaming: x means A.x
             if short == head:
-                hits = self.resolve(".".join((full, *parts[1:])), decl, path)
+                hits = self.resolve(".".join((full, *parts[1:])), decl, path, nesting)
                 if hits:
                     return hits
         for k in range(len(parts), 0, -1):
@@ -135,6 +147,11 @@ class NameIndex:
             best_rank = None
             for prefix, full in cands:
                 rank = path.get(prefix)
+                if rank is not None and decl.hidden and full in decl.hidden:
+                    if nesting is None:
+                        nesting = self.nesting_spaces(decl)
+                    if prefix not in nesting:
+                        continue  # reachable only through an `open … hiding` that hides it
                 if rank is not None and (best_rank is None or rank < best_rank):
                     best, best_rank = full, rank
             if best is not None:

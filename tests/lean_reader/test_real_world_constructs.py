@@ -262,3 +262,33 @@ def test_uses_that_look_like_binders_still_count(use):
 def test_patterns_sharing_a_right_hand_side_bind():
     src = "def a : Nat := sorry\ndef run : Option Nat → Nat\n  | .some a\n  | .none => 0\n"
     assert statuses(("T.lean", src))["run"] == "proved"
+
+
+@pytest.mark.parametrize(
+    "header, status",
+    [
+        # `hiding x`: `x` no longer reaches A.x through the open (so t uses no project declaration) …
+        ("open A hiding x\n", "proved"),
+        ("open A hiding y x\n", "proved"),
+        # … but an unhidden name still does, and so does the full name.
+        ("open A hiding y\n", "in_flight"),
+    ],
+)
+def test_open_hiding_keeps_the_hidden_name_out_of_reach(header, status):
+    src = ("namespace A\ndef x : Nat := sorry\ndef y : Nat := 0\nend A\n" + header +
+           "theorem t : x = x := rfl\n")
+    assert statuses(("T.lean", src))["t"] == status
+
+
+def test_hidden_name_is_still_reachable_by_its_full_name_and_inside_its_namespace():
+    src = ("namespace A\ndef x : Nat := sorry\nend A\nopen A hiding x\n"
+           "theorem t : A.x = A.x := rfl\nnamespace A\ntheorem u : x = x := rfl\nend A\n")
+    st = statuses(("T.lean", src))
+    assert st["t"] == "in_flight" and st["A.u"] == "in_flight"
+
+
+def test_open_hiding_in_a_declaration_prefix():
+    src = ("namespace A\ndef x : Nat := sorry\nend A\n"
+           "open A hiding x in\ntheorem t : x = x := rfl\nopen A in\ntheorem u : x = x := rfl\n")
+    st = statuses(("T.lean", src))
+    assert st["t"] == "proved" and st["u"] == "in_flight"
