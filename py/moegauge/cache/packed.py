@@ -103,9 +103,9 @@ def table_sign_dots(bits: Tensor, tables: ByteTables) -> Tensor:
     index_dtype = torch.int32 if tables.weight.shape[0] < 2 ** 31 else torch.int64
     offsets = (torch.arange(s, device=bits.device, dtype=index_dtype)[:, None, None] * (nb * 256)
                + torch.arange(nb, device=bits.device, dtype=index_dtype) * 256)
-    index = (bits.to(index_dtype) + offsets).reshape(s * t, nb)
-    plus = F.embedding_bag(index, tables.weight, mode="sum").reshape(s, t, -1)
-    return 2 * plus - tables.totals[:, None, :]
+    index = torch.add(bits, offsets).reshape(s * t, nb)  # uint8 + int → the index dtype, one pass
+    plus = F.embedding_bag(index, tables.weight, mode="sum").reshape(s, t, tables.weight.shape[1])
+    return plus.mul_(2).sub_(tables.totals[:, None, :])
 
 
 def packed_sign_dots(bits: Tensor, x: Tensor) -> Tensor:
@@ -380,8 +380,9 @@ class PackedOneBitKLayer(DynamicLayer):
         for c, a0, a1, _ in self._filled():
             n = a1 - a0
             dots = table_sign_dots(c.bits[:, :, a0:a1].reshape(b * g, n, self.nbytes), tables)  # (BG, n, E)
-            parts.append(self._scores(dots.reshape(b, g, n, e).transpose(-1, -2), c.scales[:, :, a0:a1].to(cdt), qmu))
-        scores = torch.cat(parts, dim=-1)  # (B, Hq, Lq, T)
+            parts.append(dots.reshape(b, g, n, e).mul_(c.scales[:, :, a0:a1, None].to(cdt)))  # α_t·⟨s_t, Rq⟩
+        hq, lq = qmu.shape[1:]
+        scores = torch.cat(parts, dim=2).transpose(-1, -2).reshape(b, hq, lq, -1).add_(qmu.unsqueeze(-1))
         allowed, bias = self._block_mask(mask, qmu.shape[-1], 0, self.cumulative_length, is_causal)
         if bias is not None:
             scores = scores + bias.to(cdt)
