@@ -10,8 +10,9 @@ only if R commuted with every RoPE rotation (``MoEGauge.rope_fold_exact_iff_comm
 OLMoE's k-norm weights; a learned or random R does neither, so it is not folded.
 
 Scope: ``all_kv_heads`` transforms each token's keys of all KV heads as one vector (d = heads ×
-head_dim, the seeds' "OLMoE d = 2048"); ``head_dim`` transforms each head's key separately with a
-shared transform. Memory is read from the stored tensors (``stored_nbytes``), not from a formula.
+head_dim, the seeds' "OLMoE d = 2048"); ``head_dim`` transforms each head's key separately, with a
+shared transform or one per KV head (``KeyTransform`` with a 3-D rotation / 2-D mean). Memory is
+read from the stored tensors (``stored_nbytes``), not from a formula.
 """
 
 from __future__ import annotations
@@ -27,10 +28,24 @@ from ..signquant import SignQuantized, dequantize, quantize
 SCOPES = ("all_kv_heads", "head_dim")
 
 
+def compute_dtype(dtype: torch.dtype) -> torch.dtype:
+    """The dtype the transform and the scores are computed in: float64 for a float64 model (so
+    equivalence tests can be exact), float32 otherwise (fp16/bf16 inputs and fp16-stored rotations
+    are upcast)."""
+    return torch.float64 if dtype == torch.float64 else torch.float32
+
+
 @dataclass(frozen=True)
 class KeyTransform:
     """y = R(k − μ) on the scope's vectors: ``rotation`` (d×d, orthogonal) or an SRHT ``srht_seed``,
-    or neither (identity); ``mean`` μ (d,) — zeros when not centering."""
+    or neither (identity); ``mean`` μ (d,) — zeros when not centering.
+
+    Per-head transforms (scope ``head_dim`` only): ``rotation`` may be (kv_heads, d, d), one R per
+    KV head, and ``mean`` (kv_heads, d). Their inputs then carry the KV-head axis at dim −3 (the
+    cache's (batch, kv_heads, tokens, head_dim) layout), so head h is transformed by R_h and μ_h.
+    The rotation may be stored in any float dtype (e.g. fp16 to halve the metadata); it is applied
+    in float32, or float64 for float64 inputs.
+    """
 
     mean: torch.Tensor
     rotation: torch.Tensor | None = None
@@ -43,30 +58,74 @@ class KeyTransform:
             raise ValueError(f"scope must be one of {SCOPES}")
         if self.rotation is not None and self.srht_seed is not None:
             raise ValueError("give a rotation matrix or an SRHT seed, not both")
+        if self.mean.ndim not in (1, 2):
+            raise ValueError(f"mean must be (d,) or (kv_heads, d), got shape {tuple(self.mean.shape)}")
+        if self.rotation is not None and self.rotation.ndim not in (2, 3):
+            raise ValueError(f"rotation must be (d, d) or (kv_heads, d, d), got shape {tuple(self.rotation.shape)}")
+        if self.per_head and self.scope != "head_dim":
+            raise ValueError("per-head means and rotations need scope 'head_dim'")
+        d = self.d
+        if self.rotation is not None:
+            if tuple(self.rotation.shape[-2:]) != (d, d):
+                raise ValueError(f"rotation of shape {tuple(self.rotation.shape)} does not act on d={d}")
+            if self.rotation.ndim == 3 and self.mean.ndim == 2 and self.rotation.shape[0] != self.mean.shape[0]:
+                raise ValueError("per-head rotation and mean disagree on the number of KV heads")
 
     @property
     def d(self) -> int:
-        return self.mean.shape[0]
+        return self.mean.shape[-1]
+
+    @property
+    def per_head(self) -> bool:
+        """True when μ or R differ between KV heads (``mean`` 2-D or ``rotation`` 3-D)."""
+        return self.mean.ndim == 2 or (self.rotation is not None and self.rotation.ndim == 3)
+
+    @property
+    def heads(self) -> int | None:
+        """Number of KV heads the per-head parameters cover (None for a shared transform)."""
+        if self.rotation is not None and self.rotation.ndim == 3:
+            return self.rotation.shape[0]
+        return self.mean.shape[0] if self.mean.ndim == 2 else None
+
+    def _check_heads(self, x: torch.Tensor) -> None:
+        if self.per_head and (x.ndim < 3 or x.shape[-3] != self.heads):
+            raise ValueError(f"a per-head transform of {self.heads} heads needs inputs (..., {self.heads}, tokens, d), "
+                             f"got shape {tuple(x.shape)}")
+
+    def mean_for(self, dtype: torch.dtype) -> torch.Tensor:
+        """μ in ``dtype``, shaped to broadcast against (..., heads, tokens, d) inputs when per-head."""
+        mu = self.mean.to(dtype)
+        return mu.unsqueeze(-2) if mu.ndim == 2 else mu
+
+    def rotation_for(self, dtype: torch.dtype) -> torch.Tensor | None:
+        """R in ``dtype`` ((d, d) or (heads, d, d)), or None for SRHT / identity."""
+        return None if self.rotation is None else self.rotation.to(dtype)
 
     def forward(self, k: torch.Tensor) -> torch.Tensor:
-        x = k.to(torch.float32) - self.mean.to(torch.float32)
+        self._check_heads(k)
+        cdt = compute_dtype(k.dtype)
+        x = k.to(cdt) - self.mean_for(cdt)
         if self.rotation is not None:
-            return x @ self.rotation.to(torch.float32).T
+            return x @ self.rotation_for(cdt).transpose(-1, -2)
         if self.srht_seed is not None:
             return srht(x, self.srht_seed)
         return x
 
     def inverse(self, y: torch.Tensor) -> torch.Tensor:
+        self._check_heads(y)
+        cdt = compute_dtype(y.dtype)
+        y = y.to(cdt)
         if self.rotation is not None:
-            x = y @ self.rotation.to(torch.float32)
+            x = y @ self.rotation_for(cdt)
         elif self.srht_seed is not None:
             x = srht_inverse(y, self.srht_seed)
         else:
             x = y
-        return x + self.mean.to(torch.float32)
+        return x + self.mean_for(cdt)
 
     def metadata_nbytes(self) -> int:
-        """Bytes of what the layer must keep besides the per-token data: μ and R (or the seed)."""
+        """Bytes of what the layer must keep besides the per-token data: μ and R (or the seed), in
+        their stored dtypes."""
         n = self.mean.numel() * self.mean.element_size()
         if self.rotation is not None:
             n += self.rotation.numel() * self.rotation.element_size()
@@ -128,7 +187,7 @@ class OneBitKLayer(DynamicLayer):
         if self.quantize_keys:
             stored = SignQuantized(bits=torch.cat(self._bits, dim=-2), scale=torch.cat(self._scales, dim=-1),
                                    d=y.shape[-1])
-            y_all = dequantize(stored, torch.float32)
+            y_all = dequantize(stored, compute_dtype(key_states.dtype))
         else:
             y_all = torch.cat(self._exact, dim=-2)
         keys = self._from_vectors(self.transform.inverse(y_all), key_states.shape[0]).to(key_states.dtype)
