@@ -15,6 +15,7 @@ from moegauge.cache.values import (
     QuantizedKVLayer,
     ValueTransform,
     attention_output_error,
+    calibrate_v_ablation,
     exact_two_bit_scale,
     fit_two_bit_scale,
     kv_compression,
@@ -27,12 +28,15 @@ from moegauge.cache.values import (
     quantize_two_bit,
     dequantize_two_bit,
     record_attention_inputs,
+    score_v_ablation,
     two_bit_error,
     two_bit_levels,
     unpack_two_bit_codes,
+    v_ablation_configs,
 )
 from moegauge.lm.kcache import KeyTransform, OneBitKLayer
 from moegauge.lm.model import cache_kwargs, kv_geometry
+from moegauge.lm.perplexity import score_windows
 from moegauge.rotation import orthogonality_error
 from moegauge.signquant import one_bit_residual_energy
 
@@ -313,3 +317,29 @@ def test_generate_with_the_quantized_kv_cache(tiny_models, arch):
     lossless = [ValueTransform(d=d, rotation=_orthogonal(d, i)) for i in range(layers)]
     exact = model.generate(ids, cache=QuantizedKVCache(None, lossless, 32, key_dtype=torch.float32), **kw)
     assert torch.equal(exact, model.generate(ids, **kw))
+
+
+def test_ablation_grid_calibrates_builds_and_scores(tiny_models):
+    """18 configs (K fp16 / 1-bit learned × V fp16 / {1, 2} bits × 4 transforms); the fp16 cell scores
+    like the plain model; learned rotations are orthogonal and the attention fit improves its start."""
+    model = tiny_models["olmoe"]
+    g = torch.Generator().manual_seed(9)
+    calib, held = torch.randint(0, 256, (2, 24), generator=g), torch.randint(0, 256, (2, 16), generator=g)
+    cal = calibrate_v_ablation(model, calib, key_steps=5, cosine_steps=5, attention_steps=20, attention_lr=0.01)
+    configs = v_ablation_configs(cal, model.config)
+    assert len(configs) == 18 and len({c.name for c in configs}) == 18
+    assert {c.value for c in configs} == {"fp16"} | {f"{b}bit_{k}" for b in (1, 2)
+                                                     for k in ("none", "srht", "learned_cosine", "learned_attention")}
+    for vt in cal.value_cosine + cal.value_attention[1] + cal.value_attention[2]:
+        assert orthogonality_error(vt.rotation) < 1e-5
+    for layer in range(model.config.num_hidden_layers):
+        for bits in (1, 2):
+            rec = cal.records[f"layer{layer}.attention_{bits}bit"]
+            assert rec["error_learned"] < rec["error_identity_centered"]
+    rows = score_v_ablation(model, configs[:2] + configs[-1:], held, compression_tokens=(held[0],))
+    plain = score_windows(model, held)
+    assert rows[0]["name"] == "K_fp16__V_fp16"
+    assert rows[0]["bits_per_token"] == pytest.approx(plain.bits_per_byte, abs=1e-3)
+    assert rows[1]["bits_per_token"] != pytest.approx(plain.bits_per_byte, abs=1e-4)
+    assert rows[0]["compression_T16"]["kv_compression"] == 1.0
+    assert rows[1]["compression_T16"]["value_compression"] > 1.0

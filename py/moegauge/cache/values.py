@@ -512,6 +512,13 @@ class QuantizedKVLayer(DynamicLayer):
     def get_seq_length(self) -> int:
         return self.cumulative_length
 
+    def token_elements(self) -> int:
+        """K (or V) elements of the stored tokens: batch × tokens × kv_heads × head_dim."""
+        if not self.is_initialized:
+            return 0
+        h, hd = self._shape
+        return self.batch_size * self.cumulative_length * h * hd
+
     def stored_nbytes(self) -> dict[str, int]:
         """Bytes held by this layer's stored tensors, by part (K: key_*, metadata; V: value_*)."""
         return {
@@ -566,11 +573,7 @@ def kv_compression(cache: QuantizedKVCache) -> dict[str, float]:
     from .accounting import split_key_value_bytes
 
     k_bytes, v_bytes = split_key_value_bytes(cache.stored_nbytes())
-    elements = 0
-    for layer in cache.layers:
-        if layer.is_initialized:
-            h, hd = layer._shape
-            elements += layer.batch_size * layer.cumulative_length * h * hd
+    elements = sum(layer.token_elements() for layer in cache.layers)
     if elements == 0:
         raise ValueError("the cache holds no tokens")
     fp16 = 2 * elements
@@ -663,3 +666,28 @@ def v_ablation_configs(calibration: VAblationCalibration, model_config, *, scope
             out.append(VAblationConfig(name=f"K_{key_name}__V_{value_name}", key=key_name, value=value_name,
                                        value_bits=bits, key_transforms=key_t, value_transforms=vts))
     return out
+
+
+def score_v_ablation(model, configs: list[VAblationConfig], heldout_windows: Tensor, *,
+                     compression_tokens: tuple[Tensor, ...] = ()) -> list[dict]:
+    """Per config: held-out NLL and bits per token (bits per byte for a byte-level model) through the
+    config's cache, and for each 1-window token tensor in ``compression_tokens`` the
+    :func:`kv_compression` of the cache after a forward of it (metadata amortised over its T tokens)."""
+    from ..lm.model import cache_kwargs
+    from ..lm.perplexity import score_windows
+
+    rows = []
+    for cfg in configs:
+        # one window at a time, so paired per-window differences between configs can be formed
+        scores = [score_windows(model, heldout_windows[i : i + 1], 1, cfg.cache) for i in range(heldout_windows.shape[0])]
+        nll, tokens = sum(s.nll for s in scores), sum(s.tokens for s in scores)
+        row = {"name": cfg.name, "key": cfg.key, "value": cfg.value, "value_bits": cfg.value_bits,
+               "nll": nll, "tokens": tokens, "bits_per_token": nll / tokens / math.log(2),
+               "window_bits_per_token": [s.bits_per_byte for s in scores]}
+        for tokens in compression_tokens:
+            cache = cfg.cache()
+            with torch.no_grad():
+                model(input_ids=tokens.reshape(1, -1), logits_to_keep=1, **cache_kwargs(model, cache))
+            row[f"compression_T{tokens.numel()}"] = kv_compression(cache)
+        rows.append(row)
+    return rows
