@@ -99,6 +99,48 @@ def _packed(kind):
     return build
 
 
+def _per_head_fp16(model):
+    """Packed 1-bit K with one rotation per KV head stored in fp16 (the stage's ≤ 1.25-bit row). The
+    rotations are SRHT matrices per head here: a decode step's cost does not depend on which
+    orthogonal matrix is stored, only on its shape and dtype."""
+    from moegauge.cache.packed import PackedOneBitKCache
+    from moegauge.hadamard import srht_matrix
+    from moegauge.lm.kcache import KeyTransform
+    from moegauge.lm.model import kv_geometry
+
+    layers, kv_heads, head_dim = kv_geometry(model.config)
+    rot = torch.stack([srht_matrix(head_dim, h).half() for h in range(kv_heads)])
+    return PackedOneBitKCache([KeyTransform(mean=torch.zeros(kv_heads, head_dim).half(), rotation=rot,
+                                            scope="head_dim", label="per_head_fp16") for _ in range(layers)])
+
+
+def _kivi(model):
+    from moegauge.cache.peers import KiviCache
+
+    return KiviCache(_geometry(model)[0])
+
+
+def _qjl(factor):
+    def build(model):
+        from moegauge.cache.peers import QjlCache
+        from moegauge.lm.model import kv_geometry
+
+        layers, _, head_dim = kv_geometry(model.config)
+        return QjlCache(layers, head_dim, m=factor * head_dim)
+    return build
+
+
+def _hf(backend, nbits):
+    def build(model):
+        from moegauge.cache.hf_peers import try_peer
+
+        factory, error = try_peer(backend, nbits, model)
+        if factory is None:
+            raise RuntimeError(f"{backend} {nbits}-bit cannot run here: {error}")
+        return factory()
+    return build
+
+
 #: name → factory. The first entry is the reference the ratios divide by.
 CACHES: dict[str, CacheSpec] = {
     "fp16": CacheSpec(_fp16),
@@ -106,6 +148,11 @@ CACHES: dict[str, CacheSpec] = {
     "dequant_srht": CacheSpec(_onebit("srht")),
     "packed_learned": CacheSpec(_packed("learned"), packed=True),
     "packed_srht": CacheSpec(_packed("srht"), packed=True),
+    "packed_per_head_fp16": CacheSpec(_per_head_fp16, packed=True),
+    "kivi_2bit": CacheSpec(_kivi),
+    "qjl_m1d": CacheSpec(_qjl(1)),
+    "hf_hqq_2bit": CacheSpec(_hf("hqq", 2)),
+    "hf_quanto_2bit": CacheSpec(_hf("quanto", 2)),
 }
 REFERENCE = "fp16"
 #: Decode steps run after the timed ones to measure memory (peak RSS over these steps).

@@ -52,6 +52,7 @@ QUANTITIES: dict[str, QuantitySpec] = {q.name: q for q in (
     QuantitySpec("nll", 0.0),
     QuantitySpec("ratio", 0.0, lo_open=True),
     QuantitySpec("bytes", 0.0, integer=True),
+    QuantitySpec("bits_per_element", 0.0, 64.0, note="stored bits per cached element (fp16 = 16)"),
     QuantitySpec("fraction", 0.0, 1.0),
     QuantitySpec("count", 0.0, integer=True),
     QuantitySpec("steps", 0.0, integer=True),

@@ -58,6 +58,9 @@ OTHER_KEYWORDS = frozenset(
 HEADER_KEYWORDS = frozenset({"import", "prelude"})
 # Commands whose doc comment follows them (``library_note "name" /-- … -/``).
 DOC_AFTER = frozenset({"library_note", "library_note2", "#adaptation_note"})
+# Commands that are also tactics and terms (``#adaptation_note /-- … -/`` inside a ``by`` block):
+# indented, Lean parses them as part of the declaration, so only column 0 starts a command.
+ALSO_TACTICS = frozenset({"#adaptation_note"})
 # Words that can never be a declaration's name (reserved in Lean or by the segmenter).
 RESERVED = DECL_KEYWORDS | MODIFIERS | SCOPE_KEYWORDS | PREFIX_KEYWORDS | OTHER_KEYWORDS | frozenset(
     {"in", "by", "fun", "have", "show", "from", "at", "with", "then", "else", "if", "do", "let", "match",
@@ -383,6 +386,8 @@ class Segmenter:
                 after = offset + len(word)
                 cached = self._previous_word(offset) not in ("deriving", "class") and not self._after_bar(offset) \
                     and not (self.src.code.startswith(":", after) and not self.src.code.startswith(":=", after))
+            elif word in ALSO_TACTICS:
+                cached = self._column0(offset)
             elif word in SCOPE_KEYWORDS or (word in OTHER_KEYWORDS and word != "deriving"):
                 cached = True
             else:

@@ -90,7 +90,7 @@ def render_site(inputs: Inputs, template_dir: Path, static_dir: Path, out: Path)
         "index": pages.index_page(inputs), "convergence": pages.convergence_page(inputs),
         "lean": pages.lean_page(inputs), "audit": pages.audit_page(inputs), "ladders": pages.ladders_page(inputs),
         "coactivation": {**pages.coactivation_page(inputs), "coactivation_dir": pages.COACTIVATION_DIR},
-        "explore": pages.explore_page(inputs),
+        "kvcache": pages.kvcache_page(inputs), "explore": pages.explore_page(inputs),
     }
     written = []
     for slug, title in pages.PAGES:

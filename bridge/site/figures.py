@@ -275,3 +275,33 @@ def explore_figures(start_p: float, xs: list[float], marks: list[dict]) -> tuple
     curve.update_yaxes(title_text="β (moment ratio)")
     curve.update_layout(showlegend=False)
     return dens, curve
+
+
+# --- KV caches (kvcache stage) --------------------------------------------------------------------
+
+FAMILY_COLOURS = {"ours": BLUE, "peer": ORANGE, "baseline": GREY}
+
+
+def kv_tradeoff_figure(rows: list[dict]) -> go.Figure:
+    """Held-out bits/byte against K bits per element, one marker per cache, coloured by family: the
+    trade-off the comparison is about (down and left is better); fp16's bits/byte as a line."""
+    fig = go.Figure()
+    for family in ("ours", "peer", "baseline"):
+        grp = [r for r in rows if r["family"] == family]
+        if not grp:
+            continue
+        fig.add_trace(go.Scatter(
+            x=[r["k_bits"] for r in grp], y=[r["bpb_all"] for r in grp], mode="markers+text", name=family,
+            text=[r["method"] for r in grp], textposition="top center", textfont={"size": 10},
+            marker={"color": FAMILY_COLOURS[family], "size": 9},
+            customdata=[[format_number(r["k_bits"], "bits_per_element"), format_number(r["v_bits"], "bits_per_element"),
+                         format_number(r["bpb_all"], "bits_per_byte")] for r in grp],
+            hovertemplate="%{text}: K %{customdata[0]} bits, V %{customdata[1]} bits, %{customdata[2]} bits/byte"
+                          "<extra></extra>"))
+    fp16 = next((r for r in rows if r["method"] == "fp16"), None)
+    _layout(fig, 420)
+    if fp16 is not None:
+        add_lines(fig, [hline(fp16["bpb_all"], dash="dot", color=GREY, label="fp16")])
+    fig.update_xaxes(title_text="K bits per element (stored tensors, metadata included)", type="log")
+    fig.update_yaxes(title_text="held-out bits/byte, decoded token by token")
+    return fig

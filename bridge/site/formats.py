@@ -32,6 +32,7 @@ PRECISION: dict[str, tuple[str, int]] = {
     "load_cv": ("fixed", 3),
     "seconds": ("fixed", 2),
     "bytes": ("int", 0),
+    "bits_per_element": ("fixed", 3),
     "count": ("int", 0),
     "steps": ("int", 0),
     "index": ("int", 0),

@@ -26,6 +26,7 @@ PAGES = (
     ("audit", "Audit"),
     ("ladders", "Ladders"),
     ("coactivation", "Co-activation"),
+    ("kvcache", "KV caches"),
     ("explore", "Explore β"),
 )
 PAGE_TITLES = dict(PAGES)
@@ -35,9 +36,12 @@ SEED_TABLE_COLUMNS = ("model", "beta_raw", "beta_centered", "beta_srht", "beta_l
                       "ppl_fp", "ppl_1bit_srht", "ppl_1bit_learned")
 #: Artifact kinds and the page that renders them (for the Lean cross-link matrix).
 KIND_PAGES = {"beta": "index", "summary": "index", "memory": "index", "ppl": "index",
-              "convergence": "convergence", "coactivation": "coactivation", "corpus": "index"}
+              "convergence": "convergence", "coactivation": "coactivation", "corpus": "index",
+              "kvcache": "kvcache"}
 #: Where the co-activation study writes (seed 004; a later issue).
 COACTIVATION_DIR = "evidence/coactivation/"
+#: Where the kvcache stage writes (issue 13).
+KVCACHE_DIR = "evidence/kvcache/"
 #: Audit order inside a severity: arithmetic and unit contradictions first, then theorem status.
 RULE_ORDER = ("claim.unit_conflation", "claim.recompute", "claim.implication", "claim.range",
               "theorem.not_proved", "theorem.missing", "claim.unit_ambiguous")
@@ -447,6 +451,31 @@ def coactivation_page(inputs: Inputs) -> dict:
             "tables": [artifact_table(f"{slug}-{_slug(name)}", tab) for name, tab in doc["tables"].items()],
         })
     return {"studies": studies, "seed_name": "seed 004"}
+
+
+# --- KV caches ------------------------------------------------------------------------------------
+
+def kvcache_page(inputs: Inputs) -> dict:
+    """The kvcache stage's artifacts: the trade-off chart of every cache, then each artifact's
+    measures and tables (the chart's rows are the methods table below it)."""
+    studies = []
+    chart = None
+    for rel, doc in sorted(inputs.artifacts.items()):
+        if not rel.startswith(KVCACHE_DIR):
+            continue
+        slug = _slug(doc["artifact_id"])
+        if "methods" in doc["tables"] and doc["tables"]["methods"]["rows"]:
+            chart = {"id": "kv-tradeoff-figure",
+                     "figure": figures.to_json(figures.kv_tradeoff_figure(doc["tables"]["methods"]["rows"])),
+                     "caption": "Held-out bits/byte against K bits per element for every cache (log x axis); "
+                                f"the rows are the methods table of {rel}"}
+        studies.append({
+            "path": rel, "href": data_href(rel), "id": doc["artifact_id"], "description": doc["description"],
+            "measures": measures_table(f"{slug}-measures", doc["measures"], doc["description"]) if doc["measures"] else None,
+            "tables": [artifact_table(f"{slug}-{_slug(name)}", tab) for name, tab in doc["tables"].items()],
+        })
+    return {"studies": studies, "chart": chart, "kvcache_dir": KVCACHE_DIR,
+            "claim_groups": page_claims(inputs, "kvcache")}
 
 
 # --- explore ---------------------------------------------------------------------------------------

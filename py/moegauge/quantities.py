@@ -16,6 +16,7 @@ QUANTITIES: dict[str, str] = {
     "nll": "negative log-likelihood in nats",
     "ratio": "dimensionless ratio of two like quantities",
     "bytes": "storage size in bytes, counted from stored tensors",
+    "bits_per_element": "stored bits per cached K (or V) element, 8 x bytes / elements, counted from stored tensors",
     "fraction": "dimensionless fraction in [0, 1]",
     "count": "number of items (non-negative integer)",
     "steps": "number of optimisation steps",

@@ -292,3 +292,11 @@ def test_open_hiding_in_a_declaration_prefix():
            "open A hiding x in\ntheorem t : x = x := rfl\nopen A in\ntheorem u : x = x := rfl\n")
     st = statuses(("T.lean", src))
     assert st["t"] == "proved" and st["u"] == "in_flight"
+
+
+def test_adaptation_note_inside_a_proof_is_part_of_the_proof():
+    src = ("theorem t : 1 = 1 := by\n  #adaptation_note /-- a note\n  over two lines -/\n  simp only []\n  rfl\n"
+           "#adaptation_note /-- at column 0 it is a command -/\ntheorem u : 2 = 2 := rfl\n")
+    f = read(src)
+    assert [d.name for d in f.declarations] == ["t", "u"]
+    assert not [d for d in f.diagnostics if d[2] == "warning"], f.diagnostic_lines()

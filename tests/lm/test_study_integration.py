@@ -16,7 +16,8 @@ from moegauge.lm.study import STAGES, RunConfig, Study
 pytestmark = [pytest.mark.slow]
 
 SMALL = RunConfig(calib_windows=4, heldout_windows=4, ppl_windows=4, rotation_steps=40, rotation_batch=2048,
-                  memory_seq_len=1024, batch_size=8, coactivation_tokens_per_domain=2048, coactivation_shuffles=20)
+                  memory_seq_len=1024, batch_size=8, coactivation_tokens_per_domain=2048, coactivation_shuffles=20,
+                  kv_decode_len=40, kv_decode_windows=1)
 
 
 @pytest.fixture(scope="module")
@@ -173,3 +174,35 @@ def test_ffn_stage_writes_the_four_part_e_and_frustration_artifacts(study):
         assert row["experts"] == 16 and row["vectors"] == 16 * 32 * 3
         assert 0 < row["held_out_beta_shared"] <= 1 and 0 < row["held_out_beta_per_expert"] <= 1
     assert fr["provenance"]["config"]["stiefel_frustration"]["steps"] == 13
+
+
+def test_kvcache_stage_measures_every_cache_from_stored_tensors(study):
+    kv = artifact(study, "kvcache/kv_methods.json")
+    rows = {r["method"]: r for r in kv["tables"]["methods"]["rows"]}
+    failed = {r["method"] for r in kv["tables"]["errors"]["rows"]}
+    expected = {"fp16", "kivi_2bit", "qjl_m1d", "qjl_m2d", "1bit_srht", "1bit_learned", "1bit_learned_centered",
+                "1bit_learned_centered_fp16r", "1bit_learned_centered_per_head",
+                "1bit_learned_centered_per_head_fp16r"}
+    assert expected <= set(rows)
+    # transformers' QuantizedCache backends: measured, or recorded with the error that stopped them
+    assert {"hf_hqq_1bit", "hf_hqq_2bit", "hf_hqq_4bit", "hf_quanto_2bit", "hf_quanto_4bit"} <= set(rows) | failed
+    assert kv["measures"]["methods_run"]["value"] + kv["measures"]["methods_failed"]["value"] == len(rows) + len(failed)
+    assert rows["fp16"]["k_bits"] == rows["fp16"]["v_bits"] == 16.0
+    # per layer: 1 sign bit per element, an fp16 scale per 256-vector, the (zero) fp32 mean and an 8-byte seed
+    t, d = SMALL.memory_seq_len, 256
+    assert rows["1bit_srht"]["k_bits"] == 8 * (t * d / 8 + 2 * t + 4 * d + 8) / (t * d)
+    assert rows["1bit_srht"]["v_bits"] == 16.0
+    # at 1,024 tokens the rotations are a visible share: dense fp32 > dense fp16 > per head fp32 > per head fp16
+    order = ["1bit_learned_centered", "1bit_learned_centered_fp16r", "1bit_learned_centered_per_head",
+             "1bit_learned_centered_per_head_fp16r"]
+    assert [rows[m]["k_bits"] for m in order] == sorted((rows[m]["k_bits"] for m in order), reverse=True)
+    data = rows["1bit_srht"]["bytes"] - 4 * (4 * d + 8)  # signs, scales and fp16 V of 4 layers
+    # fp16 rotations and means: exactly half the metadata of fp32 ones, the rest unchanged
+    assert rows["1bit_learned_centered"]["bytes"] - data == 2 * (rows["1bit_learned_centered_fp16r"]["bytes"] - data)
+    assert kv["measures"]["decode_tokens"]["value"] == 6 * 39
+    eq = artifact(study, "kvcache/packed_equivalence.json")["measures"]
+    assert eq["max_logit_delta_float64"]["value"] < 1e-8
+    v = artifact(study, "kvcache/v_ablation.json")
+    configs = {r["config"] for r in v["tables"]["configs"]["rows"]}
+    assert len(configs) >= 9
+    assert v["measures"]["combined_ratio_1bit_v"]["value"] > v["measures"]["combined_ratio_2bit_v"]["value"] > 1

@@ -297,3 +297,34 @@ def test_data_cannot_break_out_of_markup(tmp_path):
     html = (out / "index.html").read_text(encoding="utf-8")
     assert "<script>alert" not in html
     assert "&lt;script&gt;alert" in html  # the text is shown, escaped
+
+
+def test_kvcache_artifacts_render_the_tradeoff_chart_and_tables(tmp_path):
+    from moegauge.artifacts import build_artifact, dumps, measure, table
+
+    root = make_root(tmp_path)
+    cols = {"method": ("label", "cache"), "family": ("label", "family"), "k_bits": ("bits_per_element", "K bits"),
+            "v_bits": ("bits_per_element", "V bits"), "bpb_all": ("bits_per_byte", "bits/byte")}
+    rows = [{"method": "fp16", "family": "baseline", "k_bits": 16.0, "v_bits": 16.0, "bpb_all": 2.0},
+            {"method": "1bit_srht", "family": "ours", "k_bits": 1.25, "v_bits": 16.0, "bpb_all": 2.25},
+            {"method": "kivi_2bit", "family": "peer", "k_bits": 2.75, "v_bits": 2.75, "bpb_all": 2.125}]
+    doc = build_artifact(kind="kvcache", artifact_id="kv_methods", description="Every cache side by side.",
+                         measures={"methods_run": measure("count", 3, "caches")},
+                         tables={"methods": table("Every cache", cols, rows)}, root=root)
+    (root / "evidence" / "kvcache").mkdir(parents=True, exist_ok=True)
+    (root / "evidence" / "kvcache" / "kv_methods.json").write_text(dumps(doc), encoding="utf-8")
+    out = tmp_path / "out"
+    build_site(root, out)
+    html = (out / "kvcache.html").read_text(encoding="utf-8")
+    assert 'id="no-kvcache"' not in html
+    assert 'data-figure="kv-tradeoff-figure"' in html and "kivi_2bit" in html and 'data-value="2.125"' in html
+
+
+def test_kvcache_page_says_when_the_stage_has_not_run(tmp_path):
+    root = make_root(tmp_path)
+    import shutil
+
+    shutil.rmtree(root / "evidence" / "kvcache", ignore_errors=True)
+    out = tmp_path / "out"
+    build_site(root, out)
+    assert 'id="no-kvcache"' in (out / "kvcache.html").read_text(encoding="utf-8")

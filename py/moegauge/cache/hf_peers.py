@@ -33,11 +33,11 @@ class PeerSpec(NamedTuple):
 
 
 PEER_SPECS: list[PeerSpec] = [
-    PeerSpec("hf-hqq-1bit", "hqq", 1),
-    PeerSpec("hf-hqq-2bit", "hqq", 2),
-    PeerSpec("hf-hqq-4bit", "hqq", 4),
-    PeerSpec("hf-quanto-2bit", "quanto", 2),
-    PeerSpec("hf-quanto-4bit", "quanto", 4),
+    PeerSpec("hf_hqq_1bit", "hqq", 1),
+    PeerSpec("hf_hqq_2bit", "hqq", 2),
+    PeerSpec("hf_hqq_4bit", "hqq", 4),
+    PeerSpec("hf_quanto_2bit", "quanto", 2),
+    PeerSpec("hf_quanto_4bit", "quanto", 4),
 ]
 
 PROBE_PROMPT_TOKENS = 4  # the smoke forward in try_peer: a prefill of 4 tokens, then one decode step

@@ -39,6 +39,10 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    help=f"held-out windows per domain for perplexity (default {c.ppl_windows})")
     p.add_argument("--scope", choices=("all_kv_heads", "head_dim"), default=c.scope,
                    help="d = all KV heads of a layer concatenated (default) or one head")
+    p.add_argument("--kv-decode-len", type=positive_int, default=c.kv_decode_len,
+                   help=f"kvcache stage: tokens per held-out window decoded one at a time (default {c.kv_decode_len})")
+    p.add_argument("--kv-decode-windows", type=positive_int, default=c.kv_decode_windows,
+                   help=f"kvcache stage: held-out windows per domain (default {c.kv_decode_windows})")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     add_placement_args(p, dtype_default=c.model_dtype,
                        dtype_help="; part of the configuration, unlike where the weights are placed")
@@ -62,7 +66,8 @@ def run(args: argparse.Namespace) -> int:
     local_checkpoint(args.model)  # a missing or corrupt checkpoint is named now, not after the corpus stage
     config = dataclasses.replace(RunConfig(), model=args.model, control=not args.no_control,
                                  rotation_steps=args.rotation_steps, ppl_windows=args.ppl_windows, scope=args.scope,
-                                 model_dtype=args.model_dtype)
+                                 model_dtype=args.model_dtype, kv_decode_len=args.kv_decode_len,
+                                 kv_decode_windows=args.kv_decode_windows)
     placement = placement_from_args(args)
     if args.quiet:
         from transformers.utils import logging as hf_logging

@@ -70,6 +70,18 @@ CACHES = "evidence/coactivation/expert_cache_replay.json"
 PLACE = "evidence/coactivation/expert_placement.json"
 PHASE = "evidence/coactivation/phase_collapse.json"
 COACT_SITE = ("site: coactivation",)
+KV_SITE = ("site: kvcache",)
+KV = "evidence/kvcache/kv_methods.json"
+KV_EQ = "evidence/kvcache/packed_equivalence.json"
+VAB = "evidence/kvcache/v_ablation.json"
+
+
+def _kv_best_sentence(v: str, b: dict) -> str:
+    if b["ours"] == 1:
+        return (f"Decoded token by token, our 1-bit K cache has the lowest held-out bits/byte of every cache at ≤ 1.25 "
+                f"K bits per element: {v}.")
+    return (f"Decoded token by token, a peer beats our 1-bit K cache at ≤ 1.25 K bits per element; ours reaches {v} "
+            "bits/byte.")
 
 
 def _m(path: str, name: str) -> tuple[str, str]:
@@ -185,6 +197,29 @@ def specs(n_layers: int, layer0_cross_row: int | None) -> list[Spec]:
         Spec("m.phase_retained", lambda v, b: f"sign(R·K) keeps at least {v} of the keys' linearly decodable routing "
              "signal in every layer (logistic regression).", "ratio_difference",
              {"x": _m(PHASE, "min_retained_learned")}, (T.COS_SIGN_QUANT_FORMULA,), appears_in=COACT_SITE),
+        Spec("m.kv_best_low_bit", _kv_best_sentence, "bits_per_byte",
+             {"x": _m(KV, "bpb_best_ours_low_bit"), "ours": _m(KV, "best_low_bit_is_ours")},
+             (T.ATTENTION_SCORE_GAUGE_INVARIANCE, T.PACKED_SIGN_SCORE_BYTES), appears_in=KV_SITE),
+        Spec("m.kv_fp16_decoded", lambda v, b: f"The fp16 cache decodes the same windows at {v} bits/byte.",
+             "bits_per_byte", {"x": _m(KV, "bpb_fp16")}, appears_in=KV_SITE),
+        Spec("m.kv_ratio_packed", lambda v, b: f"The packed 1-bit K cache (learned, centered; fp32 rotations) holds {v}× "
+             "less than fp16 K + V after the memory window.", "ratio",
+             {"x": _m(KV, "kv_ratio_1bit_learned_centered")}, (T.ONE_BIT_SCALE_OPTIMAL,), appears_in=KV_SITE),
+        Spec("m.kv_ratio_fp16_rotations", lambda v, b: f"With its rotations stored in fp16 the ratio is {v}×.", "ratio",
+             {"x": _m(KV, "kv_ratio_1bit_learned_centered_fp16r")}, appears_in=KV_SITE),
+        Spec("m.kv_packed_exact", lambda v, b: f"In float64 the packed decode path matches the dequantize path to {v} "
+             "(largest |Δ logit|).", "logit_delta", {"x": _m(KV_EQ, "max_logit_delta_float64")},
+             (T.ATTENTION_SCORE_GAUGE_INVARIANCE, T.PACKED_SIGN_SCORE_BYTES), appears_in=KV_SITE),
+        Spec("m.v_1bit_combined", lambda v, b: f"Measured from stored bytes, 1-bit K with 1-bit V compresses the KV "
+             f"cache {v}× (the seed's ~3.5×).", "ratio", {"x": _m(VAB, "combined_ratio_1bit_v")},
+             (T.ONE_BIT_SCALE_OPTIMAL,), appears_in=KV_SITE),
+        Spec("m.v_1bit_bpb", lambda v, b: f"Its best 1-bit V (of no rotation, SRHT and two learned R_V) costs {v} "
+             "bits/byte over 1-bit K with fp16 V.", "bits_per_byte",
+             {"x": _m(VAB, "bpb_increase_best_1bit_v")}, appears_in=KV_SITE),
+        Spec("m.v_2bit_bpb", lambda v, b: f"The best 2-bit V costs {v} bits/byte.", "bits_per_byte",
+             {"x": _m(VAB, "bpb_increase_best_2bit_v")}, appears_in=KV_SITE),
+        Spec("m.v_2bit_combined", lambda v, b: f"1-bit K with 2-bit V compresses the KV cache {v}×.", "ratio",
+             {"x": _m(VAB, "combined_ratio_2bit_v")}, appears_in=KV_SITE),
     ]
     if layer0_cross_row is not None:
         out.append(Spec(
@@ -260,7 +295,7 @@ def build_claims(root: Path, evidence: Path) -> dict:
     def art(rel: str) -> dict:
         return load_artifact(root / rel)
 
-    arts = {rel: art(rel) for rel in (BETA, BETA_RI, CONV, PPL, MEM, CORPUS, COACT, PREFETCH, CACHES, PLACE, PHASE)
+    arts = {rel: art(rel) for rel in (BETA, BETA_RI, CONV, PPL, MEM, CORPUS, COACT, PREFETCH, CACHES, PLACE, PHASE, KV, KV_EQ, VAB)
             if (root / rel).is_file()}
     spread_path = evidence / "spread" / "spread.json"
     spread_doc = load_artifact(spread_path) if spread_path.is_file() else None

@@ -22,6 +22,9 @@ git-ignored ``evidence/captures/``):
    the optimiser probe, the 1-bit generation probe, and seed 002 §3's Stiefel frustration
    (``moegauge.studies.ffn``; the ``ffn_rotation``, ``ffn_optimiser_probe``,
    ``ffn_generation_probe`` and ``stiefel_frustration`` ladders);
+   ``kvcache`` — every KV cache on the same held-out windows decoded token by token (fp16, HF
+   QuantizedCache backends, KIVI-style, QJL-style, ours on packed bits), the packed path's
+   equivalence with the dequantize path, and the V-cache ablation (``moegauge.studies.kvcache``);
 7. ``summary``  — the paper table assembled from the artifacts above.
 
 A stage whose artifacts exist, validate, and were made with the same configuration, code and
@@ -61,8 +64,8 @@ from .perplexity import LN2, HeldoutScore, score_windows
 #: threads and seeds: ~30 min) and ``claims``, which (re)writes ``evidence/claims/measured.json`` —
 #: what the repository states, at the precision the spread supports. A default run never rewrites
 #: the claims: the audit checks the committed statements against the evidence this run made.
-ALL_STAGES = ("corpus", "capture", "beta", "ppl", "memory", "coactivation", "gauge", "ffn", "summary", "spread",
-              "claims")
+ALL_STAGES = ("corpus", "capture", "beta", "ppl", "memory", "coactivation", "gauge", "ffn", "kvcache", "summary",
+              "spread", "claims")
 ON_REQUEST = ("spread", "claims")
 STAGES = tuple(s for s in ALL_STAGES if s not in ON_REQUEST)  # the default
 ARMS = ("trained", "random_init")
@@ -96,6 +99,8 @@ class RunConfig:
     coactivation_tokens_per_domain: int = 32768  # router trace: held-out tokens per domain
     coactivation_shuffles: int = 24  # shuffle-null repetitions (Test 1, phase collapse)
     gauge_ppl_windows: int = 8  # per domain: windows scored for each one-head / one-layer 1-bit ablation
+    kv_decode_len: int = 512  # kvcache stage: tokens per held-out window decoded one token at a time
+    kv_decode_windows: int = 2  # kvcache stage: windows per domain (all decoded together as one batch)
 
     def as_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -622,11 +627,18 @@ class Study:
 
         run_stage(self)
 
+    # -- 6d. the KV cache as a decode path: peers side by side, the V ablation (issue 13) ----------
+    def stage_kvcache(self) -> None:
+        from ..studies.kvcache.stage import run_stage
+
+        run_stage(self)
+
     # -- 7. summary -----------------------------------------------------------------------------
     def stage_summary(self) -> None:
         sc = self._stage_config("summary")
         path = self.evidence / "summary" / "paper_table.json"
-        sources = [self.evidence / "memory" / "memory_budget.json"]
+        sources = [self.evidence / "memory" / "memory_budget.json", self.evidence / "kvcache" / "kv_methods.json",
+                   self.evidence / "kvcache" / "v_ablation.json"]
         for arm in self.arms():
             sources += [self.evidence / "beta" / f"beta_table_{arm}.json", self.evidence / "ppl" / f"ppl_table_{arm}.json"]
         if self._fresh(path, sc):
@@ -659,12 +671,31 @@ class Study:
                              ("bpb_1bit_srht", "bits_per_byte", "bits/byte 1-bit SRHT"),
                              ("bpb_1bit_learned", "bits_per_byte", "bits/byte 1-bit learned")):
             cols[key] = (q, what)
+        kv = load_artifact(self.evidence / "kvcache" / "kv_methods.json")
+        kv_rows = [{k: r[k] for k in ("method", "family", "k_bits", "v_bits", "kv_ratio", "bpb_all")}
+                   for r in kv["tables"]["methods"]["rows"]]
+        vab = load_artifact(self.evidence / "kvcache" / "v_ablation.json")
+        v_rows = [{k: r[k] for k in ("config", "k_bits", "v_bits", "kv_ratio", "bpb_all")}
+                  for r in vab["tables"]["configs"]["rows"]]
         self._write(
             "summary", "paper_table", sc,
             description="The seeds' §1 table measured here: β raw / centered / SRHT / learned, Δβ, PPL fp / 1-bit.",
             measures={"kv_ratio_8192": measure("ratio", mem["kv_ratio_learned"]["value"],
                                                "KV memory fp16 / 1-bit K (learned) at 8192 tokens")},
-            tables={"models": table("One row per model arm (means over layers; PPL pooled over domains).", cols, rows)},
+            tables={"models": table("One row per model arm (means over layers; PPL pooled over domains).", cols, rows),
+                    "kv_methods": table("Every KV cache on the same held-out windows, decoded token by token "
+                                        "(evidence/kvcache/kv_methods.json).", {
+                        "method": ("label", "cache"), "family": ("label", "ours, peer or baseline"),
+                        "k_bits": ("bits_per_element", "K bits per element (stored tensors)"),
+                        "v_bits": ("bits_per_element", "V bits per element (stored tensors)"),
+                        "kv_ratio": ("ratio", "fp16 KV bytes / its KV bytes"),
+                        "bpb_all": ("bits_per_byte", "held-out bits/byte, all domains")}, kv_rows),
+                    "v_ablation": table("The V-cache ablation, seed 001 §S8 (evidence/kvcache/v_ablation.json).", {
+                        "config": ("label", "K and V storage"),
+                        "k_bits": ("bits_per_element", "K bits per element"),
+                        "v_bits": ("bits_per_element", "V bits per element"),
+                        "kv_ratio": ("ratio", "fp16 KV bytes / its KV bytes"),
+                        "bpb_all": ("bits_per_byte", "held-out bits/byte, all domains")}, v_rows)},
             relies_on=[T.MOMENT_RATIO_LE_ONE, T.COS_SIGN_QUANT_FORMULA, T.SRHT_ACHIEVES_ISOTROPIC_FLOOR,
                        T.ATTENTION_SCORE_GAUGE_INVARIANCE],
             inputs=[(p, "artifact") for p in sources],
