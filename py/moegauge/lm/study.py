@@ -99,7 +99,7 @@ class RunConfig:
     coactivation_tokens_per_domain: int = 32768  # router trace: held-out tokens per domain
     coactivation_shuffles: int = 24  # shuffle-null repetitions (Test 1, phase collapse)
     gauge_ppl_windows: int = 8  # per domain: windows scored for each one-head / one-layer 1-bit ablation
-    kv_decode_len: int = 512  # kvcache stage: tokens per held-out window decoded one token at a time
+    kv_decode_len: int = 384  # kvcache stage: tokens per held-out window decoded one token at a time
     kv_decode_windows: int = 2  # kvcache stage: windows per domain (all decoded together as one batch)
 
     def as_dict(self) -> dict:
