@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from moegauge.atomic import atomic_write_text
+from moegauge.atomic import atomic_write_bytes, atomic_write_text
 
 
 def canonical_json(obj: Any) -> str:
@@ -43,3 +43,8 @@ def _refuse_constant(token: str):
 def write_text_atomic(path: Path, text: str) -> None:
     """Readers see the old file or the new one, never a half-written one."""
     atomic_write_text(path, text)
+
+
+def write_bytes_atomic(path: Path, data: bytes) -> None:
+    """``write_text_atomic`` for text already encoded (a large document is never copied to ``str``)."""
+    atomic_write_bytes(path, data)

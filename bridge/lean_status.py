@@ -93,11 +93,18 @@ def build_status_document(
     }
 
 
+def status_json_bytes(doc: dict) -> bytes:
+    """The document as UTF-8 bytes, byte-identical to the bridge's ``canonical_json`` (sorted keys,
+    2-space indent, trailing newline; a test checks the two agree) but written by orjson:
+    ``json.dumps`` with an indent runs the pure-Python encoder (7.5 s on Mathlib). Kept as bytes:
+    on Mathlib a ``str`` copy of the 250 MB document costs up to 1 GB (astral characters make
+    Python store 4 bytes per character)."""
+    return orjson.dumps(doc, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS | orjson.OPT_APPEND_NEWLINE)
+
+
 def status_json(doc: dict) -> str:
-    """The document's text, byte-identical to the bridge's ``canonical_json`` (sorted keys,
-    2-space indent, UTF-8, trailing newline; a test checks the two agree) but written by orjson:
-    ``json.dumps`` with an indent runs the pure-Python encoder (7.5 s on Mathlib)."""
-    return orjson.dumps(doc, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS | orjson.OPT_APPEND_NEWLINE).decode()
+    """``status_json_bytes`` as text."""
+    return status_json_bytes(doc).decode("utf-8")
 
 
 def lean_dir_label(lean_dir: Path, base: Path) -> str:

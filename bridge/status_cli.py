@@ -6,11 +6,11 @@ import argparse
 import sys
 from pathlib import Path
 
-from .jsonio import write_text_atomic
+from .jsonio import write_bytes_atomic
 from .lean.errors import LeanSyntaxError
 from .lean.kernel import KernelReport, find_lake, find_project_root, kernel_gate, run_kernel
 from .lean.tree import read_tree
-from .lean_status import build_status_document, lean_dir_label, status_json, validate_status_document
+from .lean_status import build_status_document, lean_dir_label, status_json_bytes, validate_status_document
 from .pipes import print_quietly
 from .paths import DEFAULT_STATUS_OUT, project_root
 
@@ -123,7 +123,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"{exc}", file=sys.stderr)
         return 2
     validate_status_document(doc, str(out))
-    write_text_atomic(out, status_json(doc))
+    write_bytes_atomic(out, status_json_bytes(doc))
     print_quietly(_print_diagnostics, files, warnings, args.quiet)
     print_quietly(_print_summary, doc, out, args.verbose)
     if args.kernel == "required" and kernel_code == 0:

@@ -55,8 +55,8 @@ class Declaration:
     doc: str | None
     deferred_reason: str | None
     statement: str
-    statement_tokens: tuple[str, ...]
-    conclusion: tuple[str, ...]
+    statement_sha256: str  # ``statement_hash``: insensitive to whitespace and comments
+    conclusion: str  # the statement's type after its depth-0 ``:``, normalized ("" if none)
     identifiers: frozenset[str]
     sorries: tuple[tuple[int, int], ...]
     only_sorry: bool
@@ -67,11 +67,13 @@ class Declaration:
     parent: str | None = None  # a `where` helper's (or generated `foo_def`'s) declaration
     helpers: tuple[str, ...] = ()  # its `where` helpers (and generated declarations)
 
-    @property
-    def statement_sha256(self) -> str:
-        """Hash of the statement's tokens: insensitive to whitespace and comments."""
-        payload = "\x1f".join((self.kind, self.name, *self.statement_tokens))
-        return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+def statement_hash(kind: str, name: str, tokens: list[str] | tuple[str, ...]) -> str:
+    """SHA-256 of a declaration's kind, name and statement tokens (computed where the file is read,
+    so the tokens are never kept: on Mathlib they would be most of the reader's memory)."""
+    payload = "\x1f".join((kind, name, *tokens))
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
 @dataclass
@@ -353,9 +355,9 @@ class _ScopeWalker:
                                        src.type_colon(sig_start, sig_end) or sig_end)
         sorries = self._sorries(body_start, span.end)
         statement = src.normalized(sig_start, sig_end)
-        statement_tokens = tuple(src.token_texts(sig_start, sig_end))
+        statement_tokens = src.token_texts(sig_start, sig_end)
         colon = src.type_colon(sig_start, sig_end)
-        conclusion = tuple(src.token_texts(colon, sig_end)) if colon is not None else ()
+        conclusion = src.normalized(colon, sig_end) if colon is not None else ""
         m = DEFERRED_LINE.search(doc) if doc else None
         only_sorry = bool(sorries) and self._only_sorry(span.value_start, span.end)
         if kind == "irreducible_def" and not anonymous:
@@ -364,14 +366,16 @@ class _ScopeWalker:
                 name=f"{full[0]}_def", kind="theorem", line=line, column=column, anonymous=False,
                 private=any(mod.split()[0] == "private" for mod in modifiers), modifiers=modifiers,
                 attributes=(), doc=None, deferred_reason=None, statement=f"{full[0]} = …",
-                statement_tokens=(full[0], "=", "…"), conclusion=(), identifiers=frozenset({full[0]}),
+                statement_sha256=statement_hash("theorem", f"{full[0]}_def", (full[0], "=", "…")), conclusion="",
+                identifiers=frozenset({full[0]}),
                 sorries=(), only_sorry=False, parent=full[0], **common))
         for qualified in full:
             self.decls.append(Declaration(
                 name=qualified, kind=kind, line=line, column=column, anonymous=anonymous,
                 private=any(mod.split()[0] == "private" for mod in modifiers), modifiers=modifiers,
                 attributes=attributes, doc=doc, deferred_reason=m.group(1) if m else None,
-                statement=statement, statement_tokens=statement_tokens, conclusion=conclusion,
+                statement=statement, statement_sha256=statement_hash(kind, qualified, statement_tokens),
+                conclusion=conclusion,
                 identifiers=identifiers, sorries=sorries, only_sorry=only_sorry,
                 helpers=tuple(h.name for h in helper_decls) + tuple(g.name for g in generated), **common))
         self.decls.extend(generated)
@@ -390,14 +394,16 @@ class _ScopeWalker:
         m = DEFERRED_LINE.search(doc) if doc else None
         sorries = self._sorries(h.name.end, h.end)
         colon = src.type_colon(h.name.end, h.signature_end)
+        name = f"{parent}.{h.name.text}"
+        kind = "theorem" if parent_kind in ("theorem", "lemma") else "def"
         return Declaration(
-            name=f"{parent}.{h.name.text}", kind="theorem" if parent_kind in ("theorem", "lemma") else "def",
+            name=name, kind=kind,
             line=line, column=column, anonymous=False, private=False, modifiers=(),
             attributes=tuple(normalized_text(a) for a in h.attributes), doc=doc,
             deferred_reason=m.group(1) if m else None,
             statement=src.normalized(h.name.end, h.signature_end),
-            statement_tokens=tuple(src.token_texts(h.name.end, h.signature_end)),
-            conclusion=tuple(src.token_texts(colon, h.signature_end)) if colon is not None else (),
+            statement_sha256=statement_hash(kind, name, src.token_texts(h.name.end, h.signature_end)),
+            conclusion=src.normalized(colon, h.signature_end) if colon is not None else "",
             identifiers=free_identifiers(src.code, h.name.end, h.end, variables), sorries=sorries,
             only_sorry=bool(sorries) and self._only_sorry(h.value_start, h.end), parent=parent, **common)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from .kernel import KernelReport, kernel_verdict
 from .reader import Declaration, LeanFile
@@ -35,7 +36,7 @@ def local_status(decl: Declaration) -> tuple[str, list[str]]:
     notes: list[str] = []
     if decl.kind == "axiom":
         return "axiom", notes
-    if decl.conclusion == ("True",) and decl.kind not in ("structure", "class", "inductive"):
+    if decl.conclusion == "True" and decl.kind not in ("structure", "class", "inductive"):
         notes.append("statement is `True`: vacuous, reported as a stub")
         return "stub", notes
     if decl.sorries:
@@ -76,6 +77,10 @@ class NameIndex:
             parts = name.split(".")
             for k in range(len(parts)):
                 self.by_suffix[".".join(parts[k:])].append((".".join(parts[:k]), name))
+        self.known = frozenset(self.by_name) | frozenset(self.exports)
+        self._memo_file: str | None = None
+        self._memo: dict[tuple, list[Declaration]] = {}
+        self._memo_paths: dict[int, dict[str, int]] = {}
         self._imports = _ImportGraph(files or [])
 
     def duplicates(self) -> list[tuple[Declaration, Declaration]]:
@@ -92,13 +97,18 @@ class NameIndex:
         own = decl.name.split(".")[:-1] if not decl.anonymous else list(decl.namespace)
         if decl.parent is not None:
             own = decl.parent.split(".")
+        return NameIndex._search_path(tuple(own), decl.namespace, decl.opens)
+
+    @staticmethod
+    @lru_cache(maxsize=4096)
+    def _search_path(own: tuple[str, ...], ns: tuple[str, ...], opens: tuple[str, ...]) -> dict[str, int]:
+        """(Declarations of one namespace share it: cached; callers must not mutate it.)"""
         spaces: list[str] = []
         for k in range(len(own), 0, -1):
             spaces.append(".".join(own[:k]))
-        ns = decl.namespace
         for k in range(len(ns), 0, -1):
             spaces.append(".".join(ns[:k]))
-        for o in decl.opens:
+        for o in opens:
             spaces.append(o)
             for k in range(len(ns), 0, -1):
                 spaces.append(".".join((*ns[:k], o)))
@@ -129,6 +139,12 @@ class NameIndex:
 
     def resolve(self, ident: str, decl: Declaration, path: dict[str, int],
                 nesting: frozenset[str] | None = None) -> list[Declaration]:
+        """Project declarations ``ident`` names in ``decl`` (``path``: its ``search_path``).
+
+        The longest dotted prefix of ``ident`` that names something wins; among its candidates,
+        the best-ranked namespace. Candidates are enumerated from whichever side is shorter: the
+        names sharing the suffix, or the search path (probing ``space.stem`` in rank order, where
+        the first hit is the best) — a common suffix such as ``le`` has thousands of names."""
         if ident.startswith("_root_."):
             return self.lookup(ident[len("_root_.") :], decl)
         parts = ident.split(".")
@@ -138,22 +154,38 @@ class NameIndex:
                 hits = self.resolve(".".join((full, *parts[1:])), decl, path, nesting)
                 if hits:
                     return hits
+        known = self.known
+        hidden = decl.hidden
         for k in range(len(parts), 0, -1):
             stem = ".".join(parts[:k]) if k < len(parts) else ident
             cands = self.by_suffix.get(stem)
             if not cands:
                 continue
             best = None
-            best_rank = None
-            for prefix, full in cands:
-                rank = path.get(prefix)
-                if rank is not None and decl.hidden and full in decl.hidden:
-                    if nesting is None:
-                        nesting = self.nesting_spaces(decl)
-                    if prefix not in nesting:
-                        continue  # reachable only through an `open … hiding` that hides it
-                if rank is not None and (best_rank is None or rank < best_rank):
+            if len(cands) <= len(path):
+                best_rank = None
+                for prefix, full in cands:
+                    rank = path.get(prefix)
+                    if rank is None or (best_rank is not None and rank >= best_rank):
+                        continue
+                    if hidden and full in hidden:
+                        if nesting is None:
+                            nesting = self.nesting_spaces(decl)
+                        if prefix not in nesting:
+                            continue  # reachable only through an `open … hiding` that hides it
                     best, best_rank = full, rank
+            else:
+                for prefix in path:  # rank order
+                    full = f"{prefix}.{stem}" if prefix else stem
+                    if full not in known:
+                        continue
+                    if hidden and full in hidden:
+                        if nesting is None:
+                            nesting = self.nesting_spaces(decl)
+                        if prefix not in nesting:
+                            continue
+                    best = full
+                    break
             if best is not None:
                 hits = self.lookup(best, decl)
                 if hits:
@@ -164,10 +196,23 @@ class NameIndex:
         path = self.search_path(decl)
         found: dict[tuple[str, int, int, str], Declaration] = {}
         suffixes = self.by_suffix
+        # What an identifier resolves to depends on the file (privacy, imports) and on the scope
+        # (search path, aliases, hidden names); declarations of one file mostly share a scope.
+        if decl.file != self._memo_file:
+            self._memo_file = decl.file
+            self._memo = {}
+            self._memo_paths = {}
+        memo = self._memo
+        self._memo_paths[id(path)] = path  # kept alive while the memo is: its id stays unique
+        scope = (id(path), decl.aliases, decl.hidden)
         for ident in decl.identifiers:
             if "." not in ident and ident not in suffixes and not decl.aliases:
                 continue  # the common case: a local name or a library constant
-            for hit in self.resolve(ident, decl, path):
+            key = (ident, scope)
+            hits = memo.get(key)
+            if hits is None:
+                hits = memo[key] = self.resolve(ident, decl, path)
+            for hit in hits:
                 if hit is not decl and hit.name != decl.name:
                     found[(hit.file, hit.line, hit.column, hit.name)] = hit
         for helper in decl.helpers:  # a declaration stands or falls with its `where` helpers

@@ -79,4 +79,4 @@ def test_statement_text_drops_comments():
 
     (d,) = read_source("theorem t (x : Nat) /- c -/ :\n    x = x := rfl", "t.lean")
     assert d.statement == "(x : Nat) : x = x"
-    assert d.conclusion == ("x", "=", "x")
+    assert d.conclusion == "x = x"
