@@ -20,7 +20,7 @@ from .jsonio import canonical_json, short_message
 from .lean.kernel import KernelReport
 from .lean.reader import LeanFile
 from .lean.status import STATUSES, DeclarationStatus, compute_statuses
-from .lean.tree import read_tree
+from .lean.tree import gc_paused, read_tree
 
 SCHEMA_ID = "moegauge/lean_status"
 SCHEMA_VERSION = 1
@@ -64,7 +64,16 @@ def _declaration_json(r: DeclarationStatus) -> dict:
 def build_status_document(
     files: list[LeanFile], lean_dir_label: str, kernel: KernelReport, mode: str, warnings: list[str] | None = None
 ) -> dict:
-    """The document; tree-level warnings (duplicate names) go to ``warnings`` when given."""
+    """The document; tree-level warnings (duplicate names) go to ``warnings`` when given.
+
+    Built with the cyclic collector paused: the document is millions of acyclic objects, whose
+    repeated scans cost 8 s on Mathlib (40% of building it)."""
+    with gc_paused():
+        return _build_status_document(files, lean_dir_label, kernel, mode, warnings)
+
+
+def _build_status_document(files: list[LeanFile], lean_dir_label: str, kernel: KernelReport, mode: str,
+                           warnings: list[str] | None) -> dict:
     statuses = compute_statuses(files, kernel, warnings)
     counts = {s: 0 for s in STATUSES}
     kernel_counts = {"checked": 0, "failed": 0, "unchecked": 0}

@@ -1,7 +1,7 @@
 """Lean source reader: a file's text → its declarations, fully qualified, with what they contain.
 
 Pipeline: ``tokens.LeanSource`` (lexical analysis) → ``commands.Segmenter`` (command boundaries)
-→ the lark grammar in ``declarations.lark`` (command structure) → this module's scope walk
+→ ``group_commands`` (the command grammar over pieces, a table) → this module's scope walk
 (namespaces, sections, ``open``, ``_root_``) producing ``Declaration`` records. Status is decided
 elsewhere (``bridge.lean.status``); this module only reports what the source says.
 """
@@ -12,12 +12,7 @@ import hashlib
 import re
 from bisect import bisect_right
 from dataclasses import dataclass, field
-from functools import lru_cache
-from importlib import resources
-
-from lark import Lark, Token, Tree
-from lark.exceptions import UnexpectedInput
-from lark.lexer import Lexer
+from typing import NamedTuple
 
 from .binders import free_identifiers, variable_names
 from .commands import COLUMN0_START, RESERVED, DeclarationSpan, Diagnostic, Helper, Piece, Segmenter
@@ -91,34 +86,64 @@ class LeanFile:
         return [f"{self.path}:{ln}:{col}: {sev}: {msg}" for ln, col, sev, msg in self.diagnostics]
 
 
-class _PieceToken(Token):
-    __slots__ = ("piece",)
+class Command(NamedTuple):
+    """One command as the segmenter's pieces group: ``open … in`` / ``set_option … in`` prefixes,
+    doc comment / attributes / modifiers, then its core (``rule`` and the pieces it is made of)."""
+
+    prefixes: tuple[Piece, ...]
+    modifiers: tuple[Piece, ...]
+    rule: str
+    parts: tuple[Piece, ...]
 
 
-def _lark_token(piece: Piece) -> _PieceToken:
-    # Built field by field: lark's Token constructor costs more than the parse step itself.
-    tok = str.__new__(_PieceToken, piece.terminal)
-    tok.type = piece.terminal
-    tok.value = piece.terminal
-    tok.start_pos = tok.line = tok.column = tok.end_line = tok.end_column = tok.end_pos = None
-    tok.piece = piece
-    return tok
+# The command grammar over pieces (what ``Segmenter`` emits), as a table:
+#   command  := IN_PREFIX* (DOC | ATTRS | MODIFIER)* core
+#   core     := DECL | NAMESPACE SCOPE_NAME | SECTION SCOPE_NAME? | END SCOPE_NAME? | MUTUAL
+#             | OPEN | OTHER | UNKNOWN | MODDOC | HEADER
+# terminal → (rule, whether a SCOPE_NAME may follow, whether it must).
+_CORE = {
+    "DECL": ("decl", False, False), "NAMESPACE": ("namespace", True, True), "SECTION": ("section", True, False),
+    "END": ("end", True, False), "MUTUAL": ("mutual", False, False), "OPEN": ("open_cmd", False, False),
+    "OTHER": ("other_cmd", False, False), "UNKNOWN": ("unknown_cmd", False, False),
+    "MODDOC": ("moddoc", False, False), "HEADER": ("header", False, False),
+}
+_MODIFIER_TERMINALS = frozenset({"DOC", "ATTRS", "MODIFIER"})
 
 
-class _PieceLexer(Lexer):
-    """Feeds pre-segmented pieces to lark (the segmenter already did the lexing)."""
-
-    def __init__(self, lexer_conf):  # noqa: D107 - lark API
-        pass
-
-    def lex(self, data):
-        return map(_lark_token, data)
+class _StructureError(Exception):
+    def __init__(self, piece: Piece | None):
+        self.piece = piece
 
 
-@lru_cache(maxsize=1)
-def _parser() -> Lark:
-    grammar = resources.files("bridge.lean").joinpath("declarations.lark").read_text(encoding="utf-8")
-    return Lark(grammar, parser="lalr", lexer=_PieceLexer)
+def group_commands(pieces: list[Piece]) -> list[Command]:
+    """Group the piece stream into commands by the grammar above (one pass, no backtracking).
+    A sequence outside it is a segmenter bug: ``_StructureError`` names the piece."""
+    out: list[Command] = []
+    i, n = 0, len(pieces)
+    while i < n:
+        start = i
+        while i < n and pieces[i].terminal == "IN_PREFIX":
+            i += 1
+        prefixes = tuple(pieces[start:i])
+        start = i
+        while i < n and pieces[i].terminal in _MODIFIER_TERMINALS:
+            i += 1
+        modifiers = tuple(pieces[start:i])
+        if i == n:
+            raise _StructureError(pieces[-1])
+        core = _CORE.get(pieces[i].terminal)
+        if core is None:
+            raise _StructureError(pieces[i])
+        rule, may_name, must_name = core
+        parts = [pieces[i]]
+        i += 1
+        if may_name and i < n and pieces[i].terminal == "SCOPE_NAME":
+            parts.append(pieces[i])
+            i += 1
+        elif must_name:
+            raise _StructureError(pieces[i - 1])
+        out.append(Command(prefixes, modifiers, rule, tuple(parts)))
+    return out
 
 
 def normalized_text(tokens: tuple[LeanToken, ...] | list[LeanToken]) -> str:
@@ -242,32 +267,29 @@ class _ScopeWalker:
         return (tuple(dict.fromkeys(opens)), tuple(dict.fromkeys(aliases)), tuple(dict.fromkeys(hidden)),
                 frozenset(variables))
 
-    def command(self, tree: Tree) -> None:
-        prefixes_tree, modifiers_tree, core = tree.children
-        prefixes: list[Piece] = [t.piece for t in prefixes_tree.children]
-        mods: list[Piece] = [t.piece for t in modifiers_tree.children]
-        rule = core.data
+    def command(self, cmd: Command) -> None:
+        rule, parts = cmd.rule, cmd.parts
         if rule == "decl":
-            self._declaration(core.children[0].piece, prefixes, mods)
+            self._declaration(parts[0], cmd.prefixes, cmd.modifiers)
         elif rule == "open_cmd":
-            names, aliases = parse_open(core.children[0].piece.tokens)
+            names, aliases = parse_open(parts[0].tokens)
             self.scopes[-1].opens.extend(names)
             self.scopes[-1].aliases.extend(aliases)
-            self.scopes[-1].hidden.extend(parse_hidden(core.children[0].piece.tokens))
+            self.scopes[-1].hidden.extend(parse_hidden(parts[0].tokens))
         elif rule == "namespace":
-            for part in core.children[1].piece.first.text.split("."):
+            for part in parts[1].first.text.split("."):
                 self.scopes.append(_Scope("namespace", part))
         elif rule == "section":
-            name = core.children[1].piece.first.text if len(core.children) > 1 else None
+            name = parts[1].first.text if len(parts) > 1 else None
             self.scopes.append(_Scope("section", name))
         elif rule == "mutual":
             self.scopes.append(_Scope("mutual", None))
         elif rule == "end":
-            self._end(core)
+            self._end(parts)
         elif rule == "other_cmd":
-            self._other(core.children[0].piece)
+            self._other(parts[0])
         elif rule == "header":
-            toks = core.children[0].piece.tokens
+            toks = parts[0].tokens
             if toks[0].text == "import" and len(toks) > 1:
                 self.imports.append(toks[-1].text)
 
@@ -282,12 +304,12 @@ class _ScopeWalker:
             for short, full in aliases:
                 self.exports.append((f"{ns}.{short}" if ns else short, full))
 
-    def _end(self, core: Tree) -> None:
+    def _end(self, parts: tuple[Piece, ...]) -> None:
         """``end``, ``end A`` or ``end A.B`` (closing the last scopes whose names match, whether
         namespaces or named sections). A mismatch is a warning; the scopes are closed as well as
         can be told."""
-        kw = core.children[0].piece.first
-        name = core.children[1].piece.first.text if len(core.children) > 1 else None
+        kw = parts[0].first
+        name = parts[1].first.text if len(parts) > 1 else None
         if len(self.scopes) == 1:
             self._warn(kw, "invalid 'end', there is no open namespace or section: ignored")
             return
@@ -316,7 +338,7 @@ class _ScopeWalker:
         self._warn(kw, f"invalid 'end', expected {expected}")
         self.scopes.pop()
 
-    def _declaration(self, piece: Piece, prefixes: list[Piece], mods: list[Piece]) -> None:
+    def _declaration(self, piece: Piece, prefixes: tuple[Piece, ...], mods: tuple[Piece, ...]) -> None:
         span: DeclarationSpan = piece.decl
         src = self.src
         kw = span.keyword[0]
@@ -473,13 +495,12 @@ def _read(text: str, path: str) -> tuple[list[Declaration], list[Diagnostic], Le
     seg = Segmenter(src)
     pieces = seg.run()
     try:
-        tree = _parser().parse(pieces)
-    except UnexpectedInput as exc:  # a segmenter bug: report it located, never abort on valid Lean
-        piece = getattr(getattr(exc, "token", None), "piece", None)
-        at = piece.first.start if piece is not None else 0
+        commands = group_commands(pieces)
+    except _StructureError as exc:  # a segmenter bug: report it located, never abort on valid Lean
+        at = exc.piece.first.start if exc.piece is not None else 0
         raise src.error(at, "internal error: the command structure could not be parsed") from None
     walker = _ScopeWalker(src, seg.diagnostics)
-    for cmd in tree.children:
+    for cmd in commands:
         walker.command(cmd)
     return walker.decls, seg.diagnostics, src, walker.imports, walker.exports
 
