@@ -8,12 +8,15 @@ give byte-identical output.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
 import jsonschema
 import orjson
+
+from moegauge.atomic import atomic_path
 
 from . import __version__
 from .jsonio import canonical_json, short_message
@@ -69,11 +72,22 @@ def build_status_document(
     Built with the cyclic collector paused: the document is millions of acyclic objects, whose
     repeated scans cost 8 s on Mathlib (40% of building it)."""
     with gc_paused():
-        return _build_status_document(files, lean_dir_label, kernel, mode, warnings)
+        head, statuses = status_document_parts(files, lean_dir_label, kernel, mode, warnings)
+        head["declarations"] = [_declaration_json(r) for r in statuses]
+        return head
 
 
-def _build_status_document(files: list[LeanFile], lean_dir_label: str, kernel: KernelReport, mode: str,
-                           warnings: list[str] | None) -> dict:
+def status_document_parts(files: list[LeanFile], lean_dir_label: str, kernel: KernelReport, mode: str,
+                          warnings: list[str] | None = None) -> tuple[dict, list[DeclarationStatus]]:
+    """The document without its declarations (``"declarations": []``), and the statuses they are
+    made of: ``write_status_document`` turns them into JSON one at a time, so a tree the size of
+    Mathlib never holds its 250,000 declaration objects and their text at once."""
+    with gc_paused():
+        return _status_document_parts(files, lean_dir_label, kernel, mode, warnings)
+
+
+def _status_document_parts(files: list[LeanFile], lean_dir_label: str, kernel: KernelReport, mode: str,
+                           warnings: list[str] | None) -> tuple[dict, list[DeclarationStatus]]:
     statuses = compute_statuses(files, kernel, warnings)
     counts = {s: 0 for s in STATUSES}
     kernel_counts = {"checked": 0, "failed": 0, "unchecked": 0}
@@ -98,8 +112,8 @@ def _build_status_document(files: list[LeanFile], lean_dir_label: str, kernel: K
         },
         "counts": counts,
         "kernel_counts": kernel_counts,
-        "declarations": [_declaration_json(r) for r in statuses],
-    }
+        "declarations": [],
+    }, statuses
 
 
 def status_json_bytes(doc: dict) -> bytes:
@@ -109,6 +123,48 @@ def status_json_bytes(doc: dict) -> bytes:
     on Mathlib a ``str`` copy of the 250 MB document costs up to 1 GB (astral characters make
     Python store 4 bytes per character)."""
     return orjson.dumps(doc, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS | orjson.OPT_APPEND_NEWLINE)
+
+
+_OPTIONS = orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS | orjson.OPT_APPEND_NEWLINE
+_EMPTY_DECLARATIONS = b'\n  "declarations": [],\n'
+_BATCH = 2000
+
+
+def declaration_documents(statuses: list[DeclarationStatus]) -> Iterator[dict]:
+    """The document's ``declarations`` entries, one at a time."""
+    return map(_declaration_json, statuses)
+
+
+def write_status_document(path: Path, head: dict, statuses: list[DeclarationStatus], source: str) -> None:
+    """Validate and write the document atomically, streaming its declarations: the bytes are those
+    of ``status_json_bytes`` on the whole document (a test checks it). Each declaration is checked
+    against the schema's ``declaration`` definition, the rest against the whole schema; on the
+    first violation (``StatusDocumentError``, naming its JSON pointer) nothing is written."""
+    if head.get("declarations") != []:
+        raise ValueError("write_status_document: head must have an empty declarations list")
+    validate_status_document(head, source)
+    skeleton = orjson.dumps(head, option=_OPTIONS)
+    cut = skeleton.find(_EMPTY_DECLARATIONS)
+    if cut < 0:  # the schema fixes the keys; sorted, `declarations` is never first or last
+        raise ValueError("write_status_document: unexpected document layout")
+    check = _declaration_checker()
+    with gc_paused(), atomic_path(path) as tmp, open(tmp, "wb") as fh:
+        if not statuses:
+            fh.write(skeleton)
+            return
+        fh.write(skeleton[:cut] + b'\n  "declarations": [\n')
+        batch: list[bytes] = []
+        for k, d in enumerate(declaration_documents(statuses)):
+            if not check.is_valid_fast(d):
+                _raise_first_error(d, source, _declaration_schema(), f"/declarations/{k}")
+            item = orjson.dumps(d, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS)
+            batch.append(b"    " + item.replace(b"\n", b"\n    "))
+            if len(batch) == _BATCH:
+                fh.write((b",\n" if k >= _BATCH else b"") + b",\n".join(batch))
+                batch = []
+        if batch:
+            fh.write((b",\n" if len(statuses) > len(batch) else b"") + b",\n".join(batch))
+        fh.write(b"\n  ],\n" + skeleton[cut + len(_EMPTY_DECLARATIONS):])
 
 
 def status_json(doc: dict) -> str:
@@ -135,6 +191,30 @@ def _checker():
     return SchemaChecker(status_schema())
 
 
+def _declaration_schema() -> dict:
+    schema = status_schema()
+    return {"$defs": schema["$defs"], **schema["$defs"]["declaration"]}
+
+
+@lru_cache(maxsize=1)
+def _declaration_checker():
+    from .audit.schema_check import SchemaChecker
+
+    return SchemaChecker(_declaration_schema())
+
+
+def _raise_first_error(doc: object, source: str, schema: dict | None = None, prefix: str = "") -> None:
+    """Raise the reference validator's first error (sorted by pointer) of ``doc`` against
+    ``schema`` (default: the whole document's), its pointer prefixed with ``prefix``."""
+    validator = jsonschema.Draft202012Validator(schema or status_schema())
+    errors = sorted(validator.iter_errors(doc),
+                    key=lambda e: [(0, p, "") if isinstance(p, int) else (1, 0, str(p)) for p in e.absolute_path])
+    if errors:
+        err = errors[0]
+        pointer = prefix + "/" + "/".join(str(p) for p in err.absolute_path)
+        raise StatusDocumentError(f"{source}: {pointer.rstrip('/') or '/'}: {short_message(err.message)}")
+
+
 def validate_status_document(doc: object, source: str = "<lean_status>") -> None:
     """Raise ``StatusDocumentError`` naming the JSON pointer of the first violation.
 
@@ -143,12 +223,7 @@ def validate_status_document(doc: object, source: str = "<lean_status>") -> None
     ``jsonschema``, whose first error (sorted by pointer) is the one reported."""
     if _checker().is_valid_fast(doc):
         return
-    validator = jsonschema.Draft202012Validator(status_schema())
-    errors = sorted(validator.iter_errors(doc), key=lambda e: list(e.absolute_path))
-    if errors:
-        err = errors[0]
-        pointer = "/" + "/".join(str(p) for p in err.absolute_path)
-        raise StatusDocumentError(f"{source}: {pointer}: {short_message(err.message)}")
+    _raise_first_error(doc, source)
 
 
 def load_status_document(path: Path) -> dict:

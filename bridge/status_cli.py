@@ -6,11 +6,10 @@ import argparse
 import sys
 from pathlib import Path
 
-from .jsonio import write_bytes_atomic
 from .lean.errors import LeanSyntaxError
 from .lean.kernel import KernelReport, find_lake, find_project_root, kernel_gate, run_kernel
 from .lean.tree import read_tree
-from .lean_status import build_status_document, lean_dir_label, status_json_bytes, validate_status_document
+from .lean_status import declaration_documents, lean_dir_label, status_document_parts, write_status_document
 from .pipes import print_quietly
 from .paths import DEFAULT_STATUS_OUT, project_root
 
@@ -74,21 +73,22 @@ def _kernel(mode: str, lean_dir: Path) -> tuple[KernelReport, int]:
     return report, (0 if report.ok else 1)
 
 
-def _print_summary(doc: dict, out: Path, verbose: bool) -> None:
-    """One line of counts; with ``verbose``, a line per declaration too."""
+def _print_summary(doc: dict, statuses: list, out: Path, verbose: bool) -> None:
+    """One line of counts; with ``verbose``, a line per declaration too (``doc``: the document
+    without its declarations, ``statuses``: what they are made of)."""
     c = doc["counts"]
     kc = doc["kernel_counts"]
-    n = len(doc["declarations"])
+    n = len(statuses)
     run = doc["kernel_run"]
     print(f"lean status: {n} declarations in {len(doc['sources'])} files under {doc['lean_dir']}/: "
           + " · ".join(f"{k} {v}" for k, v in c.items())
           + f"; kernel: checked {kc['checked']} · failed {kc['failed']} · unchecked {kc['unchecked']}"
           f" ({run['reason']}) → {out}")
     if verbose and n:
-        width = max(len(d["name"]) for d in doc["declarations"])
+        width = max(len(r.decl.name) for r in statuses)
         width = min(width, 60)
         print(f"  {'STATUS':<10} {'KERNEL':<10} {'NAME':<{width}} WHERE")
-        for d in doc["declarations"]:
+        for d in declaration_documents(statuses):
             extra = ""
             if d["deferred_reason"]:
                 extra = f"  [deferred: {d['deferred_reason']}]"
@@ -118,16 +118,18 @@ def run(args: argparse.Namespace) -> int:
         if kernel_code == 2:
             print(f"bridge status: error: --kernel given but {kernel.reason}", file=sys.stderr)
             return 2
-        doc = build_status_document(files, lean_dir_label(lean_dir, base), kernel, args.kernel, warnings)
+        head, statuses = status_document_parts(files, lean_dir_label(lean_dir, base), kernel, args.kernel,
+                                               warnings)
     except LeanSyntaxError as exc:
         print(f"{exc}", file=sys.stderr)
         return 2
-    validate_status_document(doc, str(out))
-    write_bytes_atomic(out, status_json_bytes(doc))
-    print_quietly(_print_diagnostics, files, warnings, args.quiet)
-    print_quietly(_print_summary, doc, out, args.verbose)
+    diagnostics = [line for f in files for line in f.diagnostic_lines()]
+    del files[:]  # what the document needs is in the statuses; the rest is freed before writing
+    write_status_document(out, head, statuses, str(out))
+    print_quietly(_print_diagnostics, diagnostics, warnings, args.quiet)
+    print_quietly(_print_summary, head, statuses, out, args.verbose)
     if args.kernel == "required" and kernel_code == 0:
-        problems = kernel_gate(doc)
+        problems = kernel_gate(declaration_documents(statuses))
         for problem in problems:
             print(f"bridge status: kernel gate: {problem}", file=sys.stderr)
         if problems:
@@ -135,11 +137,11 @@ def run(args: argparse.Namespace) -> int:
     return kernel_code
 
 
-def _print_diagnostics(files, warnings: list[str], quiet: bool) -> None:
+def _print_diagnostics(diagnostics: list[str], warnings: list[str], quiet: bool) -> None:
     """Notes (unknown commands skipped) and warnings (ambiguous extents, duplicate names) on stderr,
     located ``FILE:LINE:COL: severity: message`` (they are about the input, as a compiler's are);
     with -q only their count."""
-    lines = [line for f in files for line in f.diagnostic_lines()] + warnings
+    lines = diagnostics + warnings
     if not lines:
         return
     if quiet:

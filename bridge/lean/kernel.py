@@ -15,6 +15,7 @@ import shutil
 import subprocess
 import sys
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
@@ -152,14 +153,14 @@ def kernel_verdict(decl: "Declaration", report: KernelReport | None) -> dict:
     return {"status": "failed", "reason": reason, "axioms": list(axioms)}
 
 
-def kernel_gate(doc: dict) -> list[str]:
-    """What a required kernel check must refuse, one message per offending declaration of a status
-    document built after a successful kernel run: ``sorryAx`` outside a deferred declaration (an
+def kernel_gate(declarations: Iterable[dict]) -> list[str]:
+    """What a required kernel check must refuse, one message per offending declaration (entries of
+    a status document's ``declarations``, built after a successful kernel run): ``sorryAx`` outside a deferred declaration (an
     unfinished proof that is not recorded as deferred, or a proof that leans on one), and any axiom
     beyond ``propext``, ``Classical.choice``, ``Quot.sound`` (a project axiom, ``Lean.ofReduceBool``…).
     """
     problems = []
-    for d in doc["declarations"]:
+    for d in declarations:
         axioms = set(d["kernel"].get("axioms", ()))
         where = f"{d['file']}:{d['line']}: {d['name']}"
         if "sorryAx" in axioms and d["status"] != "deferred":

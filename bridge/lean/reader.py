@@ -52,7 +52,7 @@ class Declaration:
     statement: str
     statement_sha256: str  # ``statement_hash``: insensitive to whitespace and comments
     conclusion: str  # the statement's type after its depth-0 ``:``, normalized ("" if none)
-    identifiers: frozenset[str]
+    identifiers: tuple[str, ...]  # free identifiers of the declaration, sorted
     sorries: tuple[tuple[int, int], ...]
     only_sorry: bool
     namespace: tuple[str, ...]
@@ -243,13 +243,14 @@ class _ScopeWalker:
         self.imports: list[str] = []
         self.exports: list[tuple[str, str]] = []
         self._openers: dict[int, list[int]] | None = None
+        self._interned: dict[tuple, tuple] = {}
 
     def _warn(self, tok: LeanToken, msg: str) -> None:
         self.diagnostics.append(Diagnostic(tok.start, "warning", msg))
 
     @property
     def namespace(self) -> tuple[str, ...]:
-        return tuple(s.name for s in self.scopes if s.kind == "namespace" and s.name)
+        return self._intern(tuple(s.name for s in self.scopes if s.kind == "namespace" and s.name))
 
     def _visible(self, extra_opens: list[str], extra_aliases: list[tuple[str, str]], extra_hidden: list[str]):
         opens: list[str] = []
@@ -264,8 +265,12 @@ class _ScopeWalker:
         opens.extend(extra_opens)
         aliases.extend(extra_aliases)
         hidden.extend(extra_hidden)
-        return (tuple(dict.fromkeys(opens)), tuple(dict.fromkeys(aliases)), tuple(dict.fromkeys(hidden)),
-                frozenset(variables))
+        return (self._intern(tuple(dict.fromkeys(opens))), self._intern(tuple(dict.fromkeys(aliases))),
+                self._intern(tuple(dict.fromkeys(hidden))), frozenset(variables))
+
+    def _intern(self, value: tuple) -> tuple:
+        """One shared copy per distinct value: the declarations of a scope see the same opens."""
+        return self._interned.setdefault(value, value)
 
     def command(self, cmd: Command) -> None:
         rule, parts = cmd.rule, cmd.parts
@@ -389,7 +394,7 @@ class _ScopeWalker:
                 private=any(mod.split()[0] == "private" for mod in modifiers), modifiers=modifiers,
                 attributes=(), doc=None, deferred_reason=None, statement=f"{full[0]} = …",
                 statement_sha256=statement_hash("theorem", f"{full[0]}_def", (full[0], "=", "…")), conclusion="",
-                identifiers=frozenset({full[0]}),
+                identifiers=(full[0],),
                 sorries=(), only_sorry=False, parent=full[0], **common))
         for qualified in full:
             self.decls.append(Declaration(

@@ -70,13 +70,15 @@ class NameIndex:
         for f in files or ():
             for short, target in f.exports:
                 self.exports.setdefault(short, target)
-        # suffix → [(prefix, full name)]: `Nat.succ_le` is found under `succ_le` (prefix `Nat`)
-        # and `Nat.succ_le` (prefix ``)
-        self.by_suffix: dict[str, list[tuple[str, str]]] = defaultdict(list)
-        for name in list(self.by_name) + list(self.exports):
-            parts = name.split(".")
-            for k in range(len(parts)):
-                self.by_suffix[".".join(parts[k:])].append((".".join(parts[:k]), name))
+        # suffix → [full names]: `Nat.succ_le` is found under `succ_le` (its prefix, `Nat`, is the
+        # rest of the name) and under `Nat.succ_le` (prefix ``)
+        self.by_suffix: dict[str, list[str]] = defaultdict(list)
+        for name in dict.fromkeys([*self.by_name, *self.exports]):
+            self.by_suffix[name].append(name)
+            dot = name.find(".")
+            while dot != -1:
+                self.by_suffix[name[dot + 1 :]].append(name)
+                dot = name.find(".", dot + 1)
         self.known = frozenset(self.by_name) | frozenset(self.exports)
         self._memo_file: str | None = None
         self._memo: dict[tuple, list[Declaration]] = {}
@@ -164,7 +166,9 @@ class NameIndex:
             best = None
             if len(cands) <= len(path):
                 best_rank = None
-                for prefix, full in cands:
+                cut = len(stem) + 1
+                for full in cands:
+                    prefix = full[: len(full) - cut] if len(full) > len(stem) else ""
                     rank = path.get(prefix)
                     if rank is None or (best_rank is not None and rank >= best_rank):
                         continue
