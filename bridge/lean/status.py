@@ -156,45 +156,55 @@ class NameIndex:
                 hits = self.resolve(".".join((full, *parts[1:])), decl, path, nesting)
                 if hits:
                     return hits
-        known = self.known
         hidden = decl.hidden
         for k in range(len(parts), 0, -1):
             stem = ".".join(parts[:k]) if k < len(parts) else ident
             cands = self.by_suffix.get(stem)
             if not cands:
                 continue
-            best = None
+            if hidden and nesting is None:
+                nesting = self.nesting_spaces(decl)
             if len(cands) <= len(path):
-                best_rank = None
-                cut = len(stem) + 1
-                for full in cands:
-                    prefix = full[: len(full) - cut] if len(full) > len(stem) else ""
-                    rank = path.get(prefix)
-                    if rank is None or (best_rank is not None and rank >= best_rank):
-                        continue
-                    if hidden and full in hidden:
-                        if nesting is None:
-                            nesting = self.nesting_spaces(decl)
-                        if prefix not in nesting:
-                            continue  # reachable only through an `open … hiding` that hides it
-                    best, best_rank = full, rank
+                best = self.best_by_candidates(stem, cands, path, hidden, nesting)
             else:
-                for prefix in path:  # rank order
-                    full = f"{prefix}.{stem}" if prefix else stem
-                    if full not in known:
-                        continue
-                    if hidden and full in hidden:
-                        if nesting is None:
-                            nesting = self.nesting_spaces(decl)
-                        if prefix not in nesting:
-                            continue
-                    best = full
-                    break
+                best = self.best_by_path(stem, self.known, path, hidden, nesting)
             if best is not None:
                 hits = self.lookup(best, decl)
                 if hits:
                     return hits
         return []
+
+    @staticmethod
+    def best_by_candidates(stem: str, cands: list[str], path: dict[str, int], hidden: tuple[str, ...],
+                           nesting: frozenset[str] | None) -> str | None:
+        """The best-ranked name ``prefix.stem`` among ``cands`` (names ending in ``stem``) whose
+        prefix is on the search path; a name an ``open … hiding`` hides counts only where its
+        prefix is a nesting namespace."""
+        best, best_rank = None, None
+        cut = len(stem) + 1
+        for full in cands:
+            prefix = full[: len(full) - cut] if len(full) > len(stem) else ""
+            rank = path.get(prefix)
+            if rank is None or (best_rank is not None and rank >= best_rank):
+                continue
+            if hidden and full in hidden and prefix not in nesting:
+                continue  # reachable only through an `open … hiding` that hides it
+            best, best_rank = full, rank
+        return best
+
+    @staticmethod
+    def best_by_path(stem: str, known: frozenset[str], path: dict[str, int], hidden: tuple[str, ...],
+                     nesting: frozenset[str] | None) -> str | None:
+        """``best_by_candidates`` from the other side: probe ``prefix.stem`` for each prefix in
+        rank order (the first known name is the best)."""
+        for prefix in path:
+            full = f"{prefix}.{stem}" if prefix else stem
+            if full not in known:
+                continue
+            if hidden and full in hidden and prefix not in nesting:
+                continue
+            return full
+        return None
 
     def uses(self, decl: Declaration) -> list[Declaration]:
         path = self.search_path(decl)
