@@ -81,8 +81,7 @@ class NameIndex:
                 dot = name.find(".", dot + 1)
         self.known = frozenset(self.by_name) | frozenset(self.exports)
         self._memo_file: str | None = None
-        self._memo: dict[tuple, list[Declaration]] = {}
-        self._memo_paths: dict[int, dict[str, int]] = {}
+        self._memo: dict[tuple, dict[str, list[Declaration]]] = {}  # scope → identifier → hits
         self._imports = _ImportGraph(files or [])
 
     def duplicates(self) -> list[tuple[Declaration, Declaration]]:
@@ -94,12 +93,16 @@ class NameIndex:
         return sorted(out, key=lambda p: (p[1].file, p[1].line, p[1].name))
 
     @staticmethod
+    def own_namespace(decl: Declaration) -> tuple[str, ...]:
+        """The namespace a declaration's name puts it in (its parent's, for a `where` helper)."""
+        if decl.parent is not None:
+            return tuple(decl.parent.split("."))
+        return tuple(decl.name.split(".")[:-1]) if not decl.anonymous else decl.namespace
+
+    @staticmethod
     def search_path(decl: Declaration) -> dict[str, int]:
         """Namespace → rank (lower is tried first)."""
-        own = decl.name.split(".")[:-1] if not decl.anonymous else list(decl.namespace)
-        if decl.parent is not None:
-            own = decl.parent.split(".")
-        return NameIndex._search_path(tuple(own), decl.namespace, decl.opens)
+        return NameIndex._search_path(NameIndex.own_namespace(decl), decl.namespace, decl.opens)
 
     @staticmethod
     @lru_cache(maxsize=4096)
@@ -132,9 +135,7 @@ class NameIndex:
     def nesting_spaces(decl: Declaration) -> frozenset[str]:
         """The namespaces a declaration sees by nesting (its own and its enclosing ones), which an
         ``open … hiding`` does not affect."""
-        own = decl.name.split(".")[:-1] if not decl.anonymous else list(decl.namespace)
-        if decl.parent is not None:
-            own = decl.parent.split(".")
+        own = NameIndex.own_namespace(decl)
         ns = decl.namespace
         return frozenset([".".join(own[:k]) for k in range(len(own) + 1)]
                          + [".".join(ns[:k]) for k in range(len(ns) + 1)])
@@ -207,7 +208,8 @@ class NameIndex:
         return None
 
     def uses(self, decl: Declaration) -> list[Declaration]:
-        path = self.search_path(decl)
+        own = self.own_namespace(decl)
+        path = self._search_path(own, decl.namespace, decl.opens)
         found: dict[tuple[str, int, int, str], Declaration] = {}
         suffixes = self.by_suffix
         # What an identifier resolves to depends on the file (privacy, imports) and on the scope
@@ -215,17 +217,16 @@ class NameIndex:
         if decl.file != self._memo_file:
             self._memo_file = decl.file
             self._memo = {}
-            self._memo_paths = {}
-        memo = self._memo
-        self._memo_paths[id(path)] = path  # kept alive while the memo is: its id stays unique
-        scope = (id(path), decl.aliases, decl.hidden)
+        scope = (own, decl.namespace, decl.opens, decl.aliases, decl.hidden)
+        memo = self._memo.get(scope)
+        if memo is None:
+            memo = self._memo[scope] = {}
         for ident in decl.identifiers:
             if "." not in ident and ident not in suffixes and not decl.aliases:
                 continue  # the common case: a local name or a library constant
-            key = (ident, scope)
-            hits = memo.get(key)
+            hits = memo.get(ident)
             if hits is None:
-                hits = memo[key] = self.resolve(ident, decl, path)
+                hits = memo[ident] = self.resolve(ident, decl, path)
             for hit in hits:
                 if hit is not decl and hit.name != decl.name:
                     found[(hit.file, hit.line, hit.column, hit.name)] = hit

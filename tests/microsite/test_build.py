@@ -183,14 +183,20 @@ def test_coactivation_artifacts_render_tables_and_charts(tmp_path):
             [{"layer": 0, "gain": 1.25, "arm": "real"}, {"layer": 1, "gain": 1.5, "arm": "real"},
              {"layer": 0, "gain": 1.0, "arm": "shuffled"}, {"layer": 1, "gain": 1.0, "arm": "shuffled"}])},
         root=root)
-    (root / "evidence" / "coactivation").mkdir(exist_ok=True)
-    (root / "evidence" / "coactivation" / "coactivation_test1.json").write_text(dumps(doc), encoding="utf-8")
-    out = tmp_path / "out"
-    build_site(root, out)
-    html = (out / "coactivation.html").read_text(encoding="utf-8")
+    html = _page_with_artifact(root, tmp_path / "out", "coactivation/coactivation_test1.json", dumps(doc),
+                               "coactivation.html")
     assert "No co-activation study has run yet" not in html
     assert "Co-firing excess per layer" in html and 'data-value="1.25"' in html and ">1.250<" in html
     assert 'data-figure="coactivation-test1-excess-figure"' in html
+
+
+def _page_with_artifact(root: Path, out: Path, rel: str, text: str, page: str) -> str:
+    """Build the site of ``root`` with one more artifact (``evidence/<rel>``); the HTML of ``page``."""
+    path = root / "evidence" / rel
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    build_site(root, out)
+    return (out / page).read_text(encoding="utf-8")
 
 
 @pytest.mark.parametrize("status", ["proved", "in_flight", "stub", "deferred", "axiom"])
@@ -311,11 +317,7 @@ def test_kvcache_artifacts_render_the_tradeoff_chart_and_tables(tmp_path):
     doc = build_artifact(kind="kvcache", artifact_id="kv_methods", description="Every cache side by side.",
                          measures={"methods_run": measure("count", 3, "caches")},
                          tables={"methods": table("Every cache", cols, rows)}, root=root)
-    (root / "evidence" / "kvcache").mkdir(parents=True, exist_ok=True)
-    (root / "evidence" / "kvcache" / "kv_methods.json").write_text(dumps(doc), encoding="utf-8")
-    out = tmp_path / "out"
-    build_site(root, out)
-    html = (out / "kvcache.html").read_text(encoding="utf-8")
+    html = _page_with_artifact(root, tmp_path / "out", "kvcache/kv_methods.json", dumps(doc), "kvcache.html")
     assert 'id="no-kvcache"' not in html
     assert 'data-figure="kv-tradeoff-figure"' in html and "kivi_2bit" in html and 'data-value="2.125"' in html
 
