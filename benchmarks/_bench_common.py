@@ -65,7 +65,9 @@ class OtherLoad:
                 fields = fh.read().rsplit(")", 1)[1].split()
         except OSError:
             return None
-        return int(fields[11]) + int(fields[12])  # utime + stime
+        # utime + stime, and the same for waited-for children: a subprocess the block runs (and
+        # its pool workers) is the block's own load, not another process's
+        return sum(int(v) for v in fields[11:15])
 
     def __enter__(self) -> "OtherLoad":
         self._t0, self._b0, self._s0 = time.perf_counter(), self._busy_ticks(), self._self_ticks()

@@ -20,7 +20,12 @@ Real trees (issue 14): ``--real DIR [DIR ...]`` measures, on checkouts of real L
   that the reader located (listed, for review by hand);
 * the whole process, ``python -m bridge status --no-kernel`` writing and validating the JSON, in a
   fresh interpreter: wall time, MB/s and peak RSS (of the process and any pool workers it starts).
-  Target: >= 10 MB/s and <= 1 GB RSS on Mathlib.
+  Target: >= 10 MB/s and <= 1 GB RSS on Mathlib;
+* floors: the least work each phase can do in CPython on the same tree (a per-token loop doing
+  nothing, one dict probe per free identifier, validating and serializing each declaration),
+  against the 10 MB/s budget, and the reader's and resolver's ratios to them;
+* ``--against REV``: the whole process of git revision REV too, alternated with this checkout's
+  (``--rounds``, default 3), with the ratio of medians and whether the outputs are byte-identical.
 """
 
 from __future__ import annotations
@@ -40,7 +45,7 @@ from _bench_common import OtherLoad
 from bridge.lean.errors import LeanSyntaxError
 from bridge.lean.reader import read_bytes
 from bridge.lean.status import compute_statuses
-from bridge.lean.tokens import LeanSource
+from bridge.lean.tokens import ID_CHARS, LeanSource
 from bridge.lean.tree import lean_files, read_tree
 
 TEMPLATE_HEADER = """import Mathlib.Analysis.SpecialFunctions.Pow.Real
@@ -216,13 +221,16 @@ def _tree_rss_kb(pid: int) -> int:
     return total
 
 
-def whole_process(root: Path, out: Path) -> tuple[float, float, int, str, float]:
+def whole_process(root: Path, out: Path, pythonpath: str | None = None) -> tuple[float, float, int, str, float]:
     """Run ``python -m bridge status`` on ``root``: (seconds, peak RSS in MB, exit code, stderr
-    tail, CPU seconds of the process and its pool workers)."""
+    tail, CPU seconds of the process and its pool workers). ``pythonpath``: run another checkout's
+    code (see ``--against``)."""
     import resource
 
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     env = dict(os.environ)
+    if pythonpath is not None:
+        env["PYTHONPATH"] = pythonpath
     cmd = [sys.executable, "-m", "bridge", "status", "--no-kernel", "-q", "--lean-dir", str(root), "--out", str(out)]
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
@@ -243,7 +251,42 @@ def whole_process(root: Path, out: Path) -> tuple[float, float, int, str, float]
     return elapsed, peak / 1024, proc.returncode, " | ".join(tail), cpu
 
 
-def measure_real(root: Path, whole: bool = True) -> None:
+def compare_whole(root: Path, rev: str, rounds: int, tmp: Path) -> None:
+    """The whole process of this checkout and of git revision ``rev`` (a temporary worktree), run
+    alternately ``rounds`` times on the same tree: medians, their ratio, and whether the two
+    outputs are byte-identical. Alternating keeps a slow spell of the machine from landing on one
+    side only; a single run each is not enough on a shared 2-core machine."""
+    import statistics
+
+    repo = Path(__file__).resolve().parents[1]
+    wt = tmp / "against"
+    subprocess.run(["git", "-C", str(repo), "worktree", "add", "--detach", "-q", str(wt), rev], check=True)
+    try:
+        sides = {"this checkout": (None, tmp / "this.json"),
+                 rev: (f"{wt}{os.pathsep}{wt / 'py'}", tmp / "against.json")}
+        runs: dict[str, list[tuple[float, float, float]]] = {label: [] for label in sides}
+        for k in range(rounds):
+            for label, (pythonpath, out) in sides.items():
+                with OtherLoad() as load:
+                    elapsed, rss, code, tail, cpu = whole_process(root, out, pythonpath)
+                if code != 0:
+                    print(f"    {label}: exit {code}: {tail[:300]}")
+                    return
+                runs[label].append((elapsed, cpu, rss))
+                print(f"    round {k + 1} {label:<16} {elapsed:7.2f} s wall, CPU {cpu:7.2f} s, peak RSS {rss:5.0f} MB"
+                      f" (other processes {load.label()} cores)")
+        med = {label: (statistics.median(r[0] for r in rs), statistics.median(r[1] for r in rs))
+               for label, rs in runs.items()}
+        (wall_a, cpu_a), (wall_b, cpu_b) = med["this checkout"], med[rev]
+        same = sides["this checkout"][1].read_bytes() == sides[rev][1].read_bytes()
+        print(f"  against {rev} ({rounds} rounds, medians): wall {wall_b:.2f} -> {wall_a:.2f} s "
+              f"({wall_b / wall_a:.2f}x), CPU {cpu_b:.2f} -> {cpu_a:.2f} s ({cpu_b / cpu_a:.2f}x); "
+              f"outputs byte-identical: {same}")
+    finally:
+        subprocess.run(["git", "-C", str(repo), "worktree", "remove", "--force", str(wt)], check=False)
+
+
+def measure_real(root: Path, whole: bool = True, against: str | None = None, rounds: int = 3) -> None:
     paths = lean_files(root)
     size = 0
     errors: list[str] = []
@@ -309,24 +352,90 @@ def measure_real(root: Path, whole: bool = True) -> None:
         print(f"    {rel}: masked regex {expected}, reader {got}")
     print(f"  declarations with a located sorry: {len(with_sorry)}; not proved: {len(not_proved)} "
           f"by cause: {causes}")
+    by_dir: dict[str, dict[str, int]] = {}
+    for r in not_proved:
+        top = r.decl.file.split("/", 1)[0] if "/" in r.decl.file else "."
+        by_dir.setdefault(top, {})
+        by_dir[top][root_cause(r)] = by_dir[top].get(root_cause(r), 0) + 1
+    for top in sorted(by_dir):
+        print(f"    under {top}/: {sum(by_dir[top].values())} not proved {by_dir[top]}")
     for r in with_sorry[:6]:
         print(f"    sorry in {r.decl.name} ({r.decl.file}:{r.decl.line})")
     for r in [r for r in not_proved if not r.decl.sorries and r.decl.kind != "axiom" and r.status != "stub"][:6]:
         print(f"    {r.decl.name} ({r.decl.file}:{r.decl.line}) blocked by {', '.join(r.blocked_by)}")
     del by_name
+    floors(root, statuses, size, t1 - t0, t2 - t1)
     if errors or not whole:
         print("  whole process: skipped" + (" (the tree has files the reader rejects)" if errors else ""))
         return
     with tempfile.TemporaryDirectory() as tmp:
         with OtherLoad() as load:
             elapsed, rss, code, tail, cpu = whole_process(root, Path(tmp) / "status.json")
-    print(f"  whole process (bridge status, JSON written + validated): {elapsed:.2f} s wall, "
-          f"{size / 1e6 / elapsed:.2f} MB/s, peak RSS {rss:.0f} MB, exit {code}"
-          f"  (targets >= 10 MB/s, <= 1024 MB)")
-    print(f"    CPU {cpu:.2f} s ({size / 1e6 / max(cpu, 1e-9):.2f} MB per CPU-second); other processes used "
-          f"{load.label()} cores meanwhile (of {os.cpu_count()})")
-    if code != 0:
-        print(f"    stderr: {tail[:300]}")
+        print(f"  whole process (bridge status, JSON written + validated): {elapsed:.2f} s wall, "
+              f"{size / 1e6 / elapsed:.2f} MB/s, peak RSS {rss:.0f} MB, exit {code}"
+              f"  (targets >= 10 MB/s, <= 1024 MB)")
+        print(f"    CPU {cpu:.2f} s ({size / 1e6 / max(cpu, 1e-9):.2f} MB per CPU-second); other processes used "
+              f"{load.label()} cores meanwhile (of {os.cpu_count()})")
+        if code != 0:
+            print(f"    stderr: {tail[:300]}")
+        elif against:
+            compare_whole(root, against, rounds, Path(tmp))
+
+
+_TOKEN = re.compile(rf"[{ID_CHARS}.]+|\S")
+
+
+def floors(root: Path, statuses: list, size: int, read_s: float, status_s: float) -> None:
+    """What the whole-process target leaves for the reader, measured on the same tree in this run.
+
+    Each floor is the least work its phase can do in CPython, timed on one core: visiting every
+    token once (a ``finditer`` loop doing nothing), collecting them in C (``findall``), one dict
+    probe per free identifier of every declaration (name resolution cannot do less), and
+    validating + serializing each declaration's JSON (what ``bridge status`` writes). The reader
+    and the resolver are then compared with those floors, as ratios."""
+    import orjson
+
+    from bridge.lean_status import _declaration_checker, declaration_documents
+
+    texts = [p.read_bytes().decode("utf-8", "replace") for p in lean_files(root)]
+    mb = size / 1e6
+    t = time.perf_counter()
+    tokens = sum(len(_TOKEN.findall(x)) for x in texts)
+    findall_s = time.perf_counter() - t
+    t = time.perf_counter()
+    for x in texts:
+        for _ in _TOKEN.finditer(x):
+            pass
+    visit_s = time.perf_counter() - t
+    del texts
+    names = {r.decl.name: None for r in statuses}
+    t = time.perf_counter()
+    probes = hits = 0
+    for r in statuses:
+        for ident in r.decl.identifiers:
+            probes += 1
+            if ident in names:
+                hits += 1
+    probe_s = time.perf_counter() - t
+    check = _declaration_checker()
+    docs = list(declaration_documents(statuses))
+    t = time.perf_counter()
+    valid = sum(1 for d in docs if check.is_valid_fast(d))
+    validate_s = time.perf_counter() - t
+    t = time.perf_counter()
+    out = sum(len(orjson.dumps(d, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS)) for d in docs)
+    dump_s = time.perf_counter() - t
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    budget = mb / 10.0
+    floor_cpu = visit_s + probe_s + validate_s + dump_s
+    print(f"  floors (one core, this tree): {tokens:,} tokens; findall {mb / findall_s:.1f} MB/s; "
+          f"a per-token loop doing nothing {mb / visit_s:.1f} MB/s ({visit_s:.2f} s)")
+    print(f"    {probes:,} free identifiers: one dict probe each {probe_s:.2f} s; validate "
+          f"{valid}/{len(docs)} declarations {validate_s:.2f} s; serialize {out / 1e6:.0f} MB {dump_s:.2f} s")
+    print(f"    10 MB/s allows {budget:.1f} s wall ({budget * cores:.1f} CPU-s on {cores} cores); the floors "
+          f"alone take {floor_cpu:.1f} CPU-s ({floor_cpu / (budget * cores):.2f} of it)")
+    print(f"    reader (in-process, one core) {read_s / visit_s:.1f}x the per-token floor; resolution "
+          f"{status_s / probe_s:.1f}x the probe floor")
 
 
 def main() -> None:
@@ -337,10 +446,16 @@ def main() -> None:
     ap.add_argument("--real", type=Path, nargs="+", default=None,
                     help="measure these real Lean trees instead of generated ones")
     ap.add_argument("--no-whole", action="store_true", help="with --real: skip the whole-process run")
+    ap.add_argument("--against", metavar="REV", default=None,
+                    help="with --real: also run the whole process of git revision REV (a temporary worktree) "
+                         "alternately with this checkout's, and print the ratio and whether outputs are identical")
+    ap.add_argument("--rounds", type=int, default=3, help="with --against: alternations (default 3)")
     args = ap.parse_args()
+    if args.against and (args.no_whole or not args.real):
+        ap.error("--against needs --real and the whole-process run")
     if args.real:
         for root in args.real:
-            measure_real(root.resolve(), whole=not args.no_whole)
+            measure_real(root.resolve(), whole=not args.no_whole, against=args.against, rounds=args.rounds)
         return
     profiles = ["mathlib-like", "dense"] if args.profile == "both" else [args.profile]
     for profile in profiles:

@@ -35,12 +35,15 @@ _WORD_BINDER = (  # (not `funext`: as a term, `funext h` applies a proof)
 _SYMBOL_BINDER = r"λ|∀ᶠ|∃ᶠ|∀|∃!?|Π|Σ|∑'?|∏'?|⨆|⨅|⋃|⋂|∫⁻?|∮|⨁|∐"
 # No look-behind in front: a leading look-behind stops the regex engine's fast scan for the first
 # character (≈700× slower on a long proof); a word glued to an identifier is rejected in Python.
+# The look-ahead over the binders' first characters lets the engine skip every other position
+# with one set test instead of trying each alternative (the matches are the same; 1.7× faster).
+_FIRST_CHARS = "".join(sorted({w[0] for w in _WORD_BINDER.split("|")} | {w[0] for w in _SYMBOL_BINDER.split("|")}))
 _KEYWORD = re.compile(
+    rf"(?=[{_FIRST_CHARS}])"
     rf"(?:(?:{_WORD_BINDER})(?![{ID_CHARS}])|{_SYMBOL_BINDER})((?:⟨[^⟩\n]*⟩|[^\n=:;|←∈↦,⟨<>∉⊆])*)"
 )
 _WORD_BEFORE = re.compile(rf"[{ID_CHARS}.]")
 # `| pat =>` alternatives (and `| p₁\n | p₂ => rhs`: a line-leading `|` without `=>`)
-_PATTERN = re.compile(r"(?:^[ \t]*|(?:with|fun)[ \t]*)\|([^\n|]*?)(?:=>|$)", re.MULTILINE)
 _PATTERN_ONLY = re.compile(rf"[\s.,⟨⟩_{ID_CHARS}]*$")
 TACTIC_WORDS = frozenset(
     {"exact", "apply", "refine", "rw", "simp", "simpa", "omega", "decide", "rfl", "norm_num", "linarith", "ring",
@@ -68,6 +71,34 @@ def _names_in(text: str) -> list[str]:
     return [n for n in _SIMPLE_RE.findall(text) if n not in NOT_BINDERS]
 
 
+def pattern_alternatives(code: str, start: int, end: int) -> list[tuple[int, int]]:
+    """Spans of the text after each ``|`` that opens a match alternative in code[start:end]: a
+    ``|`` first on its line or right after ``with``/``fun``, up to the first ``=>`` or the end of
+    the line, with no other ``|`` between. (What the multi-line regex
+    ``(?:^[ \\t]*|(?:with|fun)[ \\t]*)\\|([^\\n|]*?)(?:=>|$)`` finds, a property test checks; the
+    regex tries every line start and ``with``, and this visits only the ``|`` characters.)"""
+    out: list[tuple[int, int]] = []
+    find = code.find
+    b = find("|", start, end)
+    while b != -1:
+        p = b
+        while p > start and code[p - 1] in " \t":
+            p -= 1
+        if p == 0 or code[p - 1] == "\n" or (p - 4 >= start and code.startswith("with", p - 4)) \
+                or (p - 3 >= start and code.startswith("fun", p - 3)):
+            eol = find("\n", b + 1, end)
+            if eol == -1:
+                eol = end
+            arrow = find("=>", b + 1, eol)
+            stop = arrow if arrow != -1 else eol
+            if find("|", b + 1, stop) == -1:
+                out.append((b + 1, stop))
+                b = find("|", stop, end)
+                continue
+        b = find("|", b + 1, end)
+    return out
+
+
 def first_bindings(code: str, start: int, end: int, binders_end: int | None = None) -> dict[str, int]:
     """Each name bound in code[start:end] → the offset where it is first bound; code[start:
     binders_end] is a signature's binder part, where groups without types (``(a b)``) bind too."""
@@ -90,14 +121,14 @@ def first_bindings(code: str, start: int, end: int, binders_end: int | None = No
         if m.group(1):
             add(_names_in(m.group(1)), m.start(1))
         m = search(code, max(m.end(), p + 1), end)
-    for m in _PATTERN.finditer(code, start, end):
-        text = m.group(1)
-        if not code.startswith("=>", m.end(1)):
+    for g0, g1 in pattern_alternatives(code, start, end):
+        text = code[g0:g1]
+        if not code.startswith("=>", g1):
             # `| p₁` on a line of its own shares the next alternative's right-hand side — but
             # `first | tac | tac` alternatives are tactics: only a pattern-like line binds.
             if not _PATTERN_ONLY.match(text) or text.split()[:1] and text.split()[0] in TACTIC_WORDS:
                 continue
-        add(_names_in(text), m.start(1))
+        add(_names_in(text), g0)
     if binders_end is not None and binders_end > start:
         for m in _BARE_GROUP.finditer(code, start, binders_end):
             add([n for n in m.group(1).split() if n != "_"], m.start(1))

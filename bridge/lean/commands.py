@@ -88,6 +88,10 @@ _INCOMPLETE_WORDS = frozenset(
      "show", "let", "match", "λ", "deriving", "extends", "and", "or", "to", "only", "generalizing"}
 )
 _KEYWORD_KINDS = frozenset(DECL_KEYWORDS)
+# Declaration keywords whose name is not optional: away from column 0, such a keyword without a
+# name after it is a word of the surrounding syntax (`<div> loading theorem in … </div>`).
+_NAMED_KEYWORDS = frozenset({"theorem", "lemma", "def", "abbrev", "axiom", "opaque"})
+_NAME_AFTER = re.compile(rf"\s*(?:«|([{ID_CHARS}][{ID_CHARS}.]*))")
 
 
 def _trie_pattern(words: frozenset[str]) -> str:
@@ -340,6 +344,11 @@ class Segmenter:
         # column 0 (inside a proof, `open Foo in exact bar` is tactic syntax).
         return i > 0 and self._column0(cur[0].start) and w not in CONTINUATION_WORDS and w not in RESERVED
 
+    def _name_follows(self, offset: int) -> bool:
+        """Is the code after ``offset`` a declaration name (not a keyword such as ``in``)?"""
+        m = _NAME_AFTER.match(self.src.code, offset)
+        return m is not None and (m.group(1) is None or m.group(1) not in RESERVED)
+
     def _column0(self, offset: int) -> bool:
         return offset == 0 or self.src.code[offset - 1] == "\n"
 
@@ -385,11 +394,16 @@ class Segmenter:
             elif word in DECL_KEYWORDS:  # the common case, decided without tokens
                 after = offset + len(word)
                 cached = self._previous_word(offset) not in ("deriving", "class") and not self._after_bar(offset) \
-                    and not (self.src.code.startswith(":", after) and not self.src.code.startswith(":=", after))
+                    and not (self.src.code.startswith(":", after) and not self.src.code.startswith(":=", after)) \
+                    and (word not in _NAMED_KEYWORDS or self._column0(offset) or self._name_follows(after))
             elif word in ALSO_TACTICS:
                 cached = self._column0(offset)
             elif word in SCOPE_KEYWORDS or (word in OTHER_KEYWORDS and word != "deriving"):
                 cached = True
+            elif word in PREFIX_KEYWORDS and not self._column0(offset) and not self._complete_before(offset):
+                # indented after `where`, `:=`, `by`, …: the previous command's syntax (`omit attrs`
+                # in a `declare_core_config_elab … where` block), or a tactic's `set_option … in`
+                cached = False
             else:
                 cur = self._cursors[offset] = _Cursor(self.src, offset)
                 cached = self._starts_at(cur, 0)
@@ -504,7 +518,7 @@ class Segmenter:
                 self.note(pos, "warning", "a doc comment, attributes or modifiers at the end of the file: ignored")
                 break
             if t.kind == MODDOC:
-                if group:
+                if any(p.terminal != "IN_PREFIX" for p in group):  # `set_option … in /-! -/` is valid
                     self.note(group[0].first.start, "warning", "doc comment, attributes or modifiers before a "
                                                                "module doc: ignored")
                 group = [p for p in group if p.terminal == "IN_PREFIX"]

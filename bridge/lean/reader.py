@@ -293,8 +293,11 @@ class _ScopeWalker:
             for part in parts[1].first.text.split("."):
                 self.scopes.append(_Scope("namespace", part))
         elif rule == "section":
-            name = parts[1].first.text if len(parts) > 1 else None
-            self.scopes.append(_Scope("section", name))
+            if len(parts) > 1:  # `section A.B` opens the sections `A` and `B`, as `namespace A.B` does
+                for part in parts[1].first.text.split("."):
+                    self.scopes.append(_Scope("section", part))
+            else:
+                self.scopes.append(_Scope("section", None))
         elif rule == "mutual":
             self.scopes.append(_Scope("mutual", None))
         elif rule == "end":

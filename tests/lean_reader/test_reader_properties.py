@@ -9,10 +9,12 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from hypothesis import given, strategies as st
 
+from bridge.lean.binders import pattern_alternatives
 from bridge.lean.errors import LeanSyntaxError
 from bridge.lean.reader import LeanFile, read_bytes, read_source
 from bridge.lean.status import compute_statuses
@@ -254,3 +256,18 @@ def test_status_json_matches_canonical_json_on_any_json(value):
     if any(0xD800 <= ord(c) <= 0xDFFF for c in expected):
         return  # lone surrogates are not UTF-8; Lean sources are decoded from UTF-8 and cannot hold them
     assert status_json({"v": value}) == expected
+
+
+# The multi-line regex ``binders.pattern_alternatives`` replaced (it tried every line start and
+# every `with`/`fun`; the function visits only the `|` characters). Kept here as the reference.
+_PATTERN_REFERENCE = re.compile(r"(?:^[ \t]*|(?:with|fun)[ \t]*)\|([^\n|]*?)(?:=>|$)", re.MULTILINE)
+
+
+@given(st.lists(st.sampled_from(["|", "||", "=>", "=", ">", "\n", " ", "\t", "with", "fun", "wit", "x", "| x",
+                                 "⟨a, b⟩", "·"]), max_size=40), st.data())
+def test_pattern_alternatives_match_the_reference_regex(pieces, data):
+    code = "".join(pieces)
+    start = data.draw(st.integers(0, len(code)))
+    end = data.draw(st.integers(start, len(code)))
+    expected = [(m.start(1), m.end(1)) for m in _PATTERN_REFERENCE.finditer(code, start, end)]
+    assert pattern_alternatives(code, start, end) == expected

@@ -300,3 +300,71 @@ def test_adaptation_note_inside_a_proof_is_part_of_the_proof():
     f = read(src)
     assert [d.name for d in f.declarations] == ["t", "u"]
     assert not [d for d in f.diagnostics if d[2] == "warning"], f.diagnostic_lines()
+
+
+def _warnings(f: LeanFile) -> list[str]:
+    return [line for line in f.diagnostic_lines() if ": warning:" in line]
+
+
+def test_dotted_section_opens_one_section_per_component():
+    # Lean: `section A.B` is `section A` + `section B`, so `end B` closes only the inner one
+    # (Mathlib/Algebra/Category/ModuleCat/ChangeOfRings.lean).
+    src = ("namespace M\n\nsection M.Unbundled\n\ntheorem inner : 1 = 1 := rfl\n\nend Unbundled\n\n"
+           "theorem middle : 2 = 2 := rfl\n\nend M\n\ntheorem outer : 3 = 3 := inner\n\nend M\n")
+    f = read(src)
+    assert not _warnings(f), f.diagnostic_lines()
+    assert [d.name for d in f.declarations] == ["M.inner", "M.middle", "M.outer"]
+    assert statuses(("T.lean", src)) == {"M.inner": "proved", "M.middle": "proved", "M.outer": "proved"}
+
+
+@pytest.mark.parametrize("prefix", ["set_option linter.style.longLine false in\n",
+                                    "#guard_msgs in\nset_option linter.style.header true in\n\n"])
+def test_in_prefix_before_a_module_doc_is_valid(prefix):
+    src = f"import Foo\n\n{prefix}/-!\n# Title\n-/\n\ntheorem t : 1 = 1 := rfl\n"
+    f = read(src)
+    assert not _warnings(f), f.diagnostic_lines()
+    assert [d.name for d in f.declarations] == ["t"]
+
+
+def test_declaration_keyword_inside_widget_html_is_text():
+    # ProofWidgets' HTML syntax takes words literally (Mathlib/Tactic/ClickSuggestions/TryPremises.lean):
+    # a mid-line `theorem` with no name after it is not a command, and the `def` keeps its body.
+    src = ("def helper : Nat := sorry\n\n"
+           "def render (token : Nat) : Nat := Id.run do\n"
+           "  let x := token\n"
+           "  token.update <div> loading theorem in the current file </div>\n"
+           "  helper\n\n"
+           "theorem later : 1 = 1 := rfl\n")
+    f = read(src)
+    assert not _warnings(f), f.diagnostic_lines()
+    assert [d.name for d in f.declarations] == ["helper", "render", "later"]
+    got = statuses(("T.lean", src))
+    assert got["render"] == "in_flight"  # it uses `helper` (a sorry) after the widget line
+    assert got["later"] == "proved"
+
+
+def test_declaration_keyword_mid_line_after_a_term_still_starts_a_command():
+    src = "def x : Nat := 1 theorem t : x = 1 := rfl\n"
+    assert [d.name for d in read(src).declarations] == ["x", "t"]
+
+
+def test_indented_prefix_keyword_in_an_unknown_commands_where_block():
+    # `declare_core_config_elab … where` (Mathlib/Tactic/Simps/Basic.lean): `omit attrs` is its syntax.
+    src = ("theorem before : 1 = 1 := rfl\n\n"
+           "declare_core_config_elab elabSimpsConfig Config where\n"
+           "  omit attrs\n"
+           "  option attr := fun cfg item => do\n"
+           "    pure cfg\n\n"
+           "theorem after : 2 = 2 := rfl\n")
+    f = read(src)
+    assert not _warnings(f), f.diagnostic_lines()
+    assert any("unknown command 'declare_core_config_elab'" in line for line in f.diagnostic_lines())
+    assert [d.name for d in f.declarations] == ["before", "after"]
+
+
+def test_tactic_set_option_in_is_not_a_command():
+    src = ("theorem t : 1 = 1 := by\n  set_option maxHeartbeats 400 in\n  rfl\n\n"
+           "theorem u : 2 = 2 := by\n  sorry\n")
+    f = read(src)
+    assert not _warnings(f)
+    assert statuses(("T.lean", src)) == {"t": "proved", "u": "stub"}
