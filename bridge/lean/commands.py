@@ -92,6 +92,9 @@ _KEYWORD_KINDS = frozenset(DECL_KEYWORDS)
 # name after it is a word of the surrounding syntax (`<div> loading theorem in … </div>`).
 _NAMED_KEYWORDS = frozenset({"theorem", "lemma", "def", "abbrev", "axiom", "opaque"})
 _NAME_AFTER = re.compile(rf"\s*(?:«|([{ID_CHARS}][{ID_CHARS}.]*))")
+# `alias name :=` / `alias ⟨mp, mpr⟩ :=`: away from column 0, `alias` without that shape is an
+# identifier (Batteries/Tactic/Alias.lean has a local variable named `alias`).
+_ALIAS_AFTER = re.compile(rf"\s*(?:⟨[^⟩]*⟩|«[^»]*»|[{ID_CHARS}][{ID_CHARS}.]*)\s*:=")
 
 
 def _trie_pattern(words: frozenset[str]) -> str:
@@ -395,7 +398,8 @@ class Segmenter:
                 after = offset + len(word)
                 cached = self._previous_word(offset) not in ("deriving", "class") and not self._after_bar(offset) \
                     and not (self.src.code.startswith(":", after) and not self.src.code.startswith(":=", after)) \
-                    and (word not in _NAMED_KEYWORDS or self._column0(offset) or self._name_follows(after))
+                    and (word not in _NAMED_KEYWORDS or self._column0(offset) or self._name_follows(after)) \
+                    and (word != "alias" or self._column0(offset) or _ALIAS_AFTER.match(self.src.code, after))
             elif word in ALSO_TACTICS:
                 cached = self._column0(offset)
             elif word in SCOPE_KEYWORDS or (word in OTHER_KEYWORDS and word != "deriving"):

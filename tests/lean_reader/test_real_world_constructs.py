@@ -368,3 +368,18 @@ def test_tactic_set_option_in_is_not_a_command():
     f = read(src)
     assert not _warnings(f)
     assert statuses(("T.lean", src)) == {"t": "proved", "u": "stub"}
+
+
+def test_alias_as_a_local_variable_is_not_a_declaration():
+    # Batteries/Tactic/Alias.lean: `let alias := …` and uses of it inside an `elab_rules` body.
+    src = ("def run (getRef : Nat) (f : Nat → Nat → Nat) : Nat := Id.run do\n"
+           "  let alias := getRef\n"
+           "  let y := f getRef alias\n"
+           "  let z := f (getRef) alias\n"
+           "    + f alias (getRef)\n"
+           "  y + z\n\n"
+           "theorem t : 1 = 1 := rfl\n\n"
+           "  alias t' := t\n")
+    f = read(src)
+    assert not _warnings(f), f.diagnostic_lines()
+    assert [(d.kind, d.name) for d in f.declarations] == [("def", "run"), ("theorem", "t"), ("alias", "t'")]
