@@ -295,9 +295,12 @@ class Segmenter:
         return m.group(1) if m else None
 
     def _after_bar(self, offset: int) -> bool:
-        """Is the code just before ``offset`` a ``|`` (a constructor or pattern position)?"""
+        """Is the code just before ``offset``, on the same line, a ``|`` (a constructor or pattern
+        position)? A ``|`` ending an earlier line closes an absolute value (``:= |x|``)."""
         k = self.src.previous_code(offset)
-        return k >= 0 and self.src.code[k] == "|" and (k == 0 or self.src.code[k - 1] not in "|<")
+        code = self.src.code
+        return k >= 0 and code[k] == "|" and (k == 0 or code[k - 1] not in "|<") \
+            and code.find("\n", k, offset) == -1
 
     def _complete_before(self, offset: int) -> bool:
         """Does the code before ``offset`` end a term (so a line break there may end a command)?"""

@@ -383,3 +383,15 @@ def test_alias_as_a_local_variable_is_not_a_declaration():
     f = read(src)
     assert not _warnings(f), f.diagnostic_lines()
     assert [(d.kind, d.name) for d in f.declarations] == [("def", "run"), ("theorem", "t"), ("alias", "t'")]
+
+
+def test_a_declaration_after_an_absolute_value_at_the_end_of_a_line():
+    # Mathlib/NumberTheory/SelbergSieve.lean: `… := ∑ d ∈ s, |f d|` then a blank line and a
+    # theorem: the `|` closes an absolute value, it is not a constructor bar before `theorem`.
+    src = ("def errSum (f : Nat → Int) : Int := |f 0|\n\n"
+           "theorem errSum_zero : errSum (fun _ => 0) = 0 := by\n  sorry\n\n"
+           "inductive Kind\n  | opaque\n  | theorem'\n")
+    f = read(src)
+    assert [d.name for d in f.declarations][:2] == ["errSum", "errSum_zero"]
+    assert statuses(("T.lean", src))["errSum_zero"] == "stub"
+    assert not any(d.name.endswith("opaque") and d.kind == "opaque" for d in f.declarations)
