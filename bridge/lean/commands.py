@@ -88,13 +88,16 @@ _INCOMPLETE_WORDS = frozenset(
      "show", "let", "match", "λ", "deriving", "extends", "and", "or", "to", "only", "generalizing"}
 )
 _KEYWORD_KINDS = frozenset(DECL_KEYWORDS)
-# Declaration keywords whose name is not optional: away from column 0, such a keyword without a
-# name after it is a word of the surrounding syntax (`<div> loading theorem in … </div>`).
-_NAMED_KEYWORDS = frozenset({"theorem", "lemma", "def", "abbrev", "axiom", "opaque"})
+# Away from column 0, a declaration keyword starts a command only if what follows has the shape of
+# its header (group 1, an identifier, must not be a keyword such as `in`); otherwise it is a word of
+# the surrounding syntax: `<div> loading theorem in … </div>` in a widget, a local variable named
+# `alias` (Batteries/Tactic/Alias.lean). Keywords whose name is optional are not listed.
 _NAME_AFTER = re.compile(rf"\s*(?:«|([{ID_CHARS}][{ID_CHARS}.]*))")
-# `alias name :=` / `alias ⟨mp, mpr⟩ :=`: away from column 0, `alias` without that shape is an
-# identifier (Batteries/Tactic/Alias.lean has a local variable named `alias`).
-_ALIAS_AFTER = re.compile(rf"\s*(?:⟨[^⟩]*⟩|«[^»]*»|[{ID_CHARS}][{ID_CHARS}.]*)\s*:=")
+_HEADER_AFTER = {
+    **dict.fromkeys(("theorem", "lemma", "def", "abbrev", "axiom", "opaque"), _NAME_AFTER),
+    # `alias name :=` / `alias ⟨mp, mpr⟩ :=`
+    "alias": re.compile(rf"\s*(?:⟨[^⟩]*⟩|«[^»]*»|([{ID_CHARS}][{ID_CHARS}.]*))\s*:="),
+}
 
 
 def _trie_pattern(words: frozenset[str]) -> str:
@@ -350,9 +353,9 @@ class Segmenter:
         # column 0 (inside a proof, `open Foo in exact bar` is tactic syntax).
         return i > 0 and self._column0(cur[0].start) and w not in CONTINUATION_WORDS and w not in RESERVED
 
-    def _name_follows(self, offset: int) -> bool:
-        """Is the code after ``offset`` a declaration name (not a keyword such as ``in``)?"""
-        m = _NAME_AFTER.match(self.src.code, offset)
+    def _header_follows(self, word: str, offset: int) -> bool:
+        """Has the code after keyword ``word`` (ending at ``offset``) the shape of its header?"""
+        m = _HEADER_AFTER[word].match(self.src.code, offset)
         return m is not None and (m.group(1) is None or m.group(1) not in RESERVED)
 
     def _column0(self, offset: int) -> bool:
@@ -401,8 +404,7 @@ class Segmenter:
                 after = offset + len(word)
                 cached = self._previous_word(offset) not in ("deriving", "class") and not self._after_bar(offset) \
                     and not (self.src.code.startswith(":", after) and not self.src.code.startswith(":=", after)) \
-                    and (word not in _NAMED_KEYWORDS or self._column0(offset) or self._name_follows(after)) \
-                    and (word != "alias" or self._column0(offset) or _ALIAS_AFTER.match(self.src.code, after))
+                    and (word not in _HEADER_AFTER or self._column0(offset) or self._header_follows(word, after))
             elif word in ALSO_TACTICS:
                 cached = self._column0(offset)
             elif word in SCOPE_KEYWORDS or (word in OTHER_KEYWORDS and word != "deriving"):

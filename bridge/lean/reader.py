@@ -289,15 +289,11 @@ class _ScopeWalker:
             self.scopes[-1].opens.extend(names)
             self.scopes[-1].aliases.extend(aliases)
             self.scopes[-1].hidden.extend(parse_hidden(parts[0].tokens))
-        elif rule == "namespace":
-            for part in parts[1].first.text.split("."):
-                self.scopes.append(_Scope("namespace", part))
-        elif rule == "section":
-            if len(parts) > 1:  # `section A.B` opens the sections `A` and `B`, as `namespace A.B` does
-                for part in parts[1].first.text.split("."):
-                    self.scopes.append(_Scope("section", part))
-            else:
-                self.scopes.append(_Scope("section", None))
+        elif rule in ("namespace", "section"):
+            # `namespace A.B` and `section A.B` open one scope per component (`end B` closes one)
+            names = parts[1].first.text.split(".") if len(parts) > 1 else [None]
+            for part in names:
+                self.scopes.append(_Scope(rule, part))
         elif rule == "mutual":
             self.scopes.append(_Scope("mutual", None))
         elif rule == "end":
@@ -335,17 +331,11 @@ class _ScopeWalker:
                 self._warn(kw, f"invalid 'end', expected 'end {top.name}'")
             self.scopes.pop()
             return
-        parts = name.split(".")
-        # Match the name's parts against the innermost scopes (a named section counts with its
-        # whole name as one part sequence).
+        # Match the name's parts against the innermost scopes, one scope per part.
         k = len(self.scopes)
-        rest = parts[:]
-        while rest and k > 1:
-            s = self.scopes[k - 1]
-            sparts = (s.name or "").split(".") if s.name else []
-            if not sparts or rest[-len(sparts):] != sparts:
-                break
-            del rest[-len(sparts):]
+        rest = name.split(".")
+        while rest and k > 1 and self.scopes[k - 1].name == rest[-1]:
+            rest.pop()
             k -= 1
         if not rest:
             del self.scopes[k:]

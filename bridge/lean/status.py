@@ -100,14 +100,10 @@ class NameIndex:
         return tuple(decl.name.split(".")[:-1]) if not decl.anonymous else decl.namespace
 
     @staticmethod
-    def search_path(decl: Declaration) -> dict[str, int]:
-        """Namespace → rank (lower is tried first)."""
-        return NameIndex._search_path(NameIndex.own_namespace(decl), decl.namespace, decl.opens)
-
-    @staticmethod
     @lru_cache(maxsize=4096)
     def _search_path(own: tuple[str, ...], ns: tuple[str, ...], opens: tuple[str, ...]) -> dict[str, int]:
-        """(Declarations of one namespace share it: cached; callers must not mutate it.)"""
+        """Namespace → rank (lower is tried first) for a declaration whose ``own_namespace`` is
+        ``own``. (Declarations of one namespace share it: cached; callers must not mutate it.)"""
         spaces: list[str] = []
         for k in range(len(own), 0, -1):
             spaces.append(".".join(own[:k]))
