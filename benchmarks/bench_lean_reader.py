@@ -20,7 +20,9 @@ Real trees (issue 14): ``--real DIR [DIR ...]`` measures, on checkouts of real L
   that the reader located (listed, for review by hand);
 * the whole process, ``python -m bridge status --no-kernel`` writing and validating the JSON, in a
   fresh interpreter: wall time, MB/s and peak RSS (of the process and any pool workers it starts).
-  Target: >= 10 MB/s and <= 1 GB RSS on Mathlib;
+  Target: >= 10 MB/s and <= 1 GB RSS on Mathlib. Run twice on a fresh read cache: *cold* (every
+  file read; the target) and *warm* (every file's reading from the cache: a rerun on an unchanged
+  tree), with a byte comparison of the two outputs;
 * floors: the least work each phase can do in CPython on the same tree (a per-token loop doing
   nothing, one dict probe per free identifier, validating and serializing each declaration),
   against the 10 MB/s budget, and the reader's and resolver's ratios to them;
@@ -221,17 +223,20 @@ def _tree_rss_kb(pid: int) -> int:
     return total
 
 
-def whole_process(root: Path, out: Path, pythonpath: str | None = None) -> tuple[float, float, int, str, float]:
+def whole_process(root: Path, out: Path, pythonpath: str | None = None,
+                  cache: list[str] | None = None) -> tuple[float, float, int, str, float]:
     """Run ``python -m bridge status`` on ``root``: (seconds, peak RSS in MB, exit code, stderr
     tail, CPU seconds of the process and its pool workers). ``pythonpath``: run another checkout's
-    code (see ``--against``)."""
+    code (see ``--against``); ``cache``: its read-cache arguments (``--cache-dir D`` or
+    ``--no-cache``; a revision before the cache takes none)."""
     import resource
 
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     env = dict(os.environ)
     if pythonpath is not None:
         env["PYTHONPATH"] = pythonpath
-    cmd = [sys.executable, "-m", "bridge", "status", "--no-kernel", "-q", "--lean-dir", str(root), "--out", str(out)]
+    cmd = [sys.executable, "-m", "bridge", "status", "--no-kernel", "-q", "--lean-dir", str(root), "--out", str(out),
+           *(cache or [])]
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
     peak = 0
@@ -251,6 +256,16 @@ def whole_process(root: Path, out: Path, pythonpath: str | None = None) -> tuple
     return elapsed, peak / 1024, proc.returncode, " | ".join(tail), cpu
 
 
+def _no_cache(pythonpath: str | None) -> list[str]:
+    """``--no-cache`` if that checkout's ``bridge status`` has a read cache, else nothing."""
+    env = dict(os.environ)
+    if pythonpath is not None:
+        env["PYTHONPATH"] = pythonpath
+    usage = subprocess.run([sys.executable, "-m", "bridge", "status", "--help"], capture_output=True, text=True,
+                           env=env).stdout
+    return ["--no-cache"] if "--no-cache" in usage else []
+
+
 def compare_whole(root: Path, rev: str, rounds: int, tmp: Path) -> None:
     """The whole process of this checkout and of git revision ``rev`` (a temporary worktree), run
     alternately ``rounds`` times on the same tree: medians, their ratio, and whether the two
@@ -267,8 +282,8 @@ def compare_whole(root: Path, rev: str, rounds: int, tmp: Path) -> None:
         runs: dict[str, list[tuple[float, float, float]]] = {label: [] for label in sides}
         for k in range(rounds):
             for label, (pythonpath, out) in sides.items():
-                with OtherLoad() as load:
-                    elapsed, rss, code, tail, cpu = whole_process(root, out, pythonpath)
+                with OtherLoad() as load:  # both sides read every file: no read cache
+                    elapsed, rss, code, tail, cpu = whole_process(root, out, pythonpath, _no_cache(pythonpath))
                 if code != 0:
                     print(f"    {label}: exit {code}: {tail[:300]}")
                     return
@@ -371,16 +386,27 @@ def measure_real(root: Path, whole: bool = True, against: str | None = None, rou
         print("  whole process: skipped" + (" (the tree has files the reader rejects)" if errors else ""))
         return
     with tempfile.TemporaryDirectory() as tmp:
-        with OtherLoad() as load:
-            elapsed, rss, code, tail, cpu = whole_process(root, Path(tmp) / "status.json")
-        print(f"  whole process (bridge status, JSON written + validated): {elapsed:.2f} s wall, "
-              f"{size / 1e6 / elapsed:.2f} MB/s, peak RSS {rss:.0f} MB, exit {code}"
-              f"  (targets >= 10 MB/s, <= 1024 MB)")
-        print(f"    CPU {cpu:.2f} s ({size / 1e6 / max(cpu, 1e-9):.2f} MB per CPU-second); other processes used "
-              f"{load.label()} cores meanwhile (of {os.cpu_count()})")
-        if code != 0:
-            print(f"    stderr: {tail[:300]}")
-        elif against:
+        cache = ["--cache-dir", str(Path(tmp) / "read-cache")]
+        outputs = []
+        for label in ("cold", "warm"):  # an empty read cache, then the one the cold run filled
+            out = Path(tmp) / f"status-{label}.json"
+            with OtherLoad() as load:
+                elapsed, rss, code, tail, cpu = whole_process(root, out, cache=cache)
+            what = ("every file read, cache entries written" if label == "cold"
+                    else "every file's reading from the cache")
+            print(f"  whole process, {label} ({what}; JSON written + validated): {elapsed:.2f} s wall, "
+                  f"{size / 1e6 / elapsed:.2f} MB/s, peak RSS {rss:.0f} MB, exit {code}"
+                  f"  (targets >= 10 MB/s, <= 1024 MB)")
+            print(f"    CPU {cpu:.2f} s ({size / 1e6 / max(cpu, 1e-9):.2f} MB per CPU-second); other processes used "
+                  f"{load.label()} cores meanwhile (of {os.cpu_count()})")
+            if code != 0:
+                print(f"    stderr: {tail[:300]}")
+                return
+            outputs.append(out.read_bytes())
+        entries = list((Path(tmp) / "read-cache").glob("*.pickle"))
+        print(f"    read cache: {len(entries)} entries, {sum(e.stat().st_size for e in entries) / 1e6:.0f} MB; "
+              f"cold and warm outputs byte-identical: {outputs[0] == outputs[1]}")
+        if against:
             compare_whole(root, against, rounds, Path(tmp))
 
 

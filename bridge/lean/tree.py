@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import gc
 import os
+import pickle
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
 from .errors import LeanSyntaxError
+from .read_cache import PICKLE_PROTOCOL, ReadCache
 from .reader import LeanFile, read_bytes
 
 _SKIP_DIRS = {".lake", "lake-packages", "build", ".git"}
@@ -41,12 +43,15 @@ POOL_MIN_BYTES = 8_000_000
 _CHUNK_BYTES = 2_000_000
 
 
-def read_tree(lean_dir: Path, base: Path, workers: int | None = None) -> list[LeanFile]:
+def read_tree(lean_dir: Path, base: Path, workers: int | None = None,
+              cache: ReadCache | None = None) -> list[LeanFile]:
     """Read every Lean file under ``lean_dir``; report paths relative to ``base`` (POSIX style).
 
     Large trees are read by a process pool (``workers``, default: the CPUs this process may use);
     files are read in sorted order and results come back in that order, so the output and the
-    error reported (the first bad file in sorted order) do not depend on the pool."""
+    error reported (the first bad file in sorted order) do not depend on the pool. With ``cache``,
+    a file whose bytes (and the reader) are unchanged since it was last read comes from its entry,
+    and every file read is stored; the result is the same either way."""
     jobs = []
     for path in lean_files(lean_dir):
         try:
@@ -56,13 +61,31 @@ def read_tree(lean_dir: Path, base: Path, workers: int | None = None) -> list[Le
         jobs.append((path, rel))
     if workers is None:
         workers = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    total = sum(_size(p) for p, _ in jobs) if workers > 1 else 0
     with gc_paused():
+        found: list[LeanFile | None] = [None] * len(jobs)
+        misses = list(range(len(jobs)))
+        if cache is not None:
+            misses = []
+            for k, (path, rel) in enumerate(jobs):
+                try:
+                    hit = cache.load(rel, path.read_bytes())
+                except OSError:
+                    hit = None  # unreadable: read_bytes below reports it, located
+                if hit is None:
+                    misses.append(k)
+                else:
+                    found[k] = hit
+        todo = [(*jobs[k], cache) for k in misses]
+        total = sum(_size(job[0]) for job in todo) if workers > 1 else 0
         if workers <= 1 or total < POOL_MIN_BYTES:
-            return [_read_one(job) for job in jobs]
-        chunks = _chunks(jobs)
-        with ProcessPoolExecutor(max_workers=min(workers, len(chunks))) as pool:
-            return [f for part in pool.map(_read_chunk, chunks) for f in part]
+            read = [_read_one(job) for job in todo]
+        else:
+            chunks = _chunks(todo)
+            with ProcessPoolExecutor(max_workers=min(workers, len(chunks))) as pool:
+                read = [pickle.loads(blob) for part in pool.map(_read_chunk, chunks) for blob in part]
+        for k, f in zip(misses, read):
+            found[k] = f
+        return found  # type: ignore[return-value]
 
 
 def _size(path: Path) -> int:
@@ -72,9 +95,12 @@ def _size(path: Path) -> int:
         return 0
 
 
-def _chunks(jobs: list[tuple[Path, str]]) -> list[list[tuple[Path, str]]]:
+_Job = tuple[Path, str, "ReadCache | None"]
+
+
+def _chunks(jobs: list[_Job]) -> list[list[_Job]]:
     """Consecutive runs of files of about ``_CHUNK_BYTES`` each (order kept)."""
-    chunks: list[list[tuple[Path, str]]] = [[]]
+    chunks: list[list[_Job]] = [[]]
     size = 0
     for job in jobs:
         if size >= _CHUNK_BYTES:
@@ -85,13 +111,29 @@ def _chunks(jobs: list[tuple[Path, str]]) -> list[list[tuple[Path, str]]]:
     return chunks
 
 
-def _read_chunk(jobs: list[tuple[Path, str]]) -> list[LeanFile]:
+def _read_chunk(jobs: list[_Job]) -> list[bytes]:
+    """A pool worker's part: each file's reading as a pickle. The parent unpickles it, and the
+    same bytes are the file's cache entry, so caching costs a pool run one file write per file."""
     with gc_paused():
-        return [_read_one(job) for job in jobs]
+        out = []
+        for job in jobs:
+            f = _read_file(job)
+            blob = pickle.dumps(f, protocol=PICKLE_PROTOCOL)
+            if job[2] is not None:
+                job[2].store(f, blob)
+            out.append(blob)
+        return out
 
 
-def _read_one(job: tuple[Path, str]) -> LeanFile:
-    path, rel = job
+def _read_one(job: _Job) -> LeanFile:
+    f = _read_file(job)
+    if job[2] is not None:
+        job[2].store(f)
+    return f
+
+
+def _read_file(job: _Job) -> LeanFile:
+    path, rel, _ = job
     try:
         data = path.read_bytes()
     except OSError as exc:
