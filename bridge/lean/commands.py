@@ -550,7 +550,12 @@ class Segmenter:
                 group.append(Piece("HEADER", (t,)))
                 pos = self._after(cur, i + 1)
             elif (t.kind == IDENT and t.text in OTHER_KEYWORDS) or (t.kind == SYM and t.text[0] == "#"):
-                end = self._doc_taking_end(cur, i) if t.text in DOC_AFTER else self._next_command(t.end)
+                if t.text == "#doc" and self._verso_document(t.start):
+                    end = self.n  # the rest of the file is Verso markup, not commands
+                elif t.text in DOC_AFTER:
+                    end = self._doc_taking_end(cur, i)
+                else:
+                    end = self._next_command(t.end)
                 group.append(Piece("OTHER", (t,), end=end))
                 pos = end
             else:
@@ -561,6 +566,13 @@ class Segmenter:
                 pos = end
             pieces.extend(group)
         return pieces
+
+    def _verso_document(self, offset: int) -> bool:
+        """Is the ``#doc`` at ``offset`` a Verso document, ``#doc (Genre) "title" =>`` in column 0
+        with ``=>`` ending its line? Its body (markup) runs to the end of the file."""
+        code = self.src.code
+        line_end = code.find("\n", offset)
+        return self._column0(offset) and code[offset : len(code) if line_end == -1 else line_end].rstrip().endswith("=>")
 
     def _doc_taking_end(self, cur: _Cursor, i: int) -> int:
         """End of ``library_note "…" /-- … -/`` (its doc comment included)."""

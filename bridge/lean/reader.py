@@ -61,6 +61,7 @@ class Declaration:
     hidden: tuple[str, ...] = ()  # `open A hiding x`: A.x is not reachable as `x` through that open
     parent: str | None = None  # a `where` helper's (or generated `foo_def`'s) declaration
     helpers: tuple[str, ...] = ()  # its `where` helpers (and generated declarations)
+    mutual: int | None = None  # line of the `mutual` block it is in: its members see each other
 
     def __reduce__(self):
         # Field values in order, without their names: pool workers send every declaration of a
@@ -184,6 +185,7 @@ class _Scope:
     aliases: list[tuple[str, str]] = field(default_factory=list)
     hidden: list[str] = field(default_factory=list)
     variables: set[str] = field(default_factory=set)
+    line: int | None = None  # where a `mutual` block begins
 
 
 def parse_open(tokens: tuple[LeanToken, ...]) -> tuple[list[str], list[tuple[str, str]]]:
@@ -295,7 +297,7 @@ class _ScopeWalker:
             for part in names:
                 self.scopes.append(_Scope(rule, part))
         elif rule == "mutual":
-            self.scopes.append(_Scope("mutual", None))
+            self.scopes.append(_Scope("mutual", None, line=self.src.map.pos(parts[0].first.start)[0]))
         elif rule == "end":
             self._end(parts)
         elif rule == "other_cmd":
@@ -366,8 +368,9 @@ class _ScopeWalker:
         opens, aliases, hidden, variables = self._visible(extra_opens, extra_aliases, extra_hidden)
         namespace = self.namespace
         body_start = (span.name or span.keyword[-1]).end if not span.names else span.signature_start
+        mutual = next((s.line for s in reversed(self.scopes) if s.kind == "mutual"), None)
         common = dict(file=self.path, namespace=namespace, opens=opens, aliases=aliases, hidden=hidden,
-                      prefixes=tuple(normalized_text(p.tokens) for p in prefixes))
+                      prefixes=tuple(normalized_text(p.tokens) for p in prefixes), mutual=mutual)
         names = span.names or ((span.name,) if span.name is not None else ())
         if names:
             written = [t.text for t in names]

@@ -81,7 +81,8 @@ class NameIndex:
                 dot = name.find(".", dot + 1)
         self.known = frozenset(self.by_name) | frozenset(self.exports)
         self._memo_file: str | None = None
-        self._memo: dict[tuple, dict[str, list[Declaration]]] = {}  # scope → identifier → hits
+        # scope → identifier → (hits, position of the last hit in the file being resolved)
+        self._memo: dict[tuple, dict[str, tuple[list[Declaration], tuple[int, int] | None]]] = {}
         self._imports = _ImportGraph(files or [])
 
     def duplicates(self) -> list[tuple[Declaration, Declaration]]:
@@ -116,7 +117,10 @@ class NameIndex:
         spaces.append("")
         return {space: rank for rank, space in enumerate(dict.fromkeys(spaces))}
 
-    def lookup(self, name: str, decl: Declaration) -> list[Declaration]:
+    def lookup(self, name: str, decl: Declaration, in_order: bool = False) -> list[Declaration]:
+        """The declarations called ``name`` that ``decl`` may see: its file's, other files' public
+        ones in files it imports; with ``in_order``, of its own file only those declared before
+        it (``precedes``)."""
         target = self.exports.get(name)
         if target is not None and name not in self.by_name:
             name = target
@@ -125,7 +129,20 @@ class NameIndex:
             return []
         visible = [d for d in ds if (d.file == decl.file or not d.private)
                    and self._imports.visible(decl.file, d.file)]
+        if in_order:
+            visible = [d for d in visible if d.file != decl.file or self.precedes(d, decl)]
         return visible
+
+    @staticmethod
+    def precedes(d: Declaration, user: Declaration) -> bool:
+        """May ``user`` see ``d``, declared in the same file? Lean elaborates a file in order, so
+        only a declaration before it — or one of its own group: the members of one ``mutual``
+        block, a declaration and its ``where`` helpers (and those helpers among themselves)."""
+        if (d.line, d.column) <= (user.line, user.column):
+            return True
+        if d.mutual is not None and d.mutual == user.mutual:
+            return True
+        return d.parent == user.name or (d.parent is not None and d.parent in (user.parent, user.name))
 
     @staticmethod
     def nesting_spaces(decl: Declaration) -> frozenset[str]:
@@ -137,20 +154,24 @@ class NameIndex:
                          + [".".join(ns[:k]) for k in range(len(ns) + 1)])
 
     def resolve(self, ident: str, decl: Declaration, path: dict[str, int],
-                nesting: frozenset[str] | None = None) -> list[Declaration]:
+                nesting: frozenset[str] | None = None, in_order: bool = False) -> list[Declaration]:
         """Project declarations ``ident`` names in ``decl`` (``path``: its ``search_path``).
 
-        The longest dotted prefix of ``ident`` that names something wins; among its candidates,
-        the best-ranked namespace. Candidates are enumerated from whichever side is shorter: the
-        names sharing the suffix, or the search path (probing ``space.stem`` in rank order, where
-        the first hit is the best) — a common suffix such as ``le`` has thousands of names."""
+        The longest dotted prefix of ``ident`` that names something ``decl`` may see wins; among
+        its candidates, the best-ranked namespace. Candidates are enumerated from whichever side
+        is shorter: the names sharing the suffix, or the search path (probing ``space.stem`` in
+        rank order, where the first hit is the best) — a common suffix such as ``le`` has
+        thousands of names. When the best-ranked name is not visible here (private elsewhere, in
+        a file not imported, later in this file with ``in_order``), the next-ranked one is tried.
+        Without ``in_order`` the answer depends only on the file and the scope (``uses`` memoises
+        it, then applies the file order)."""
         if ident.startswith("_root_."):
-            return self.lookup(ident[len("_root_.") :], decl)
+            return self.lookup(ident[len("_root_.") :], decl, in_order)
         parts = ident.split(".")
         head = parts[0]
         for short, full in decl.aliases:  # open A (x) / renaming: x means A.x
             if short == head:
-                hits = self.resolve(".".join((full, *parts[1:])), decl, path, nesting)
+                hits = self.resolve(".".join((full, *parts[1:])), decl, path, nesting, in_order)
                 if hits:
                     return hits
         hidden = decl.hidden
@@ -161,12 +182,20 @@ class NameIndex:
                 continue
             if hidden and nesting is None:
                 nesting = self.nesting_spaces(decl)
-            if len(cands) <= len(path):
+            by_candidates = len(cands) <= len(path)
+            if by_candidates:
                 best = self.best_by_candidates(stem, cands, path, hidden, nesting)
             else:
                 best = self.best_by_path(stem, self.known, path, hidden, nesting)
-            if best is not None:
-                hits = self.lookup(best, decl)
+            if best is None:
+                continue
+            hits = self.lookup(best, decl, in_order)
+            if hits:
+                return hits
+            ranked = (self.ranked_by_candidates(stem, cands, path, hidden, nesting) if by_candidates
+                      else self.ranked_by_path(stem, self.known, path, hidden, nesting))
+            for full in ranked[1:]:  # rare: the best-ranked name is not visible here
+                hits = self.lookup(full, decl, in_order)
                 if hits:
                     return hits
         return []
@@ -203,6 +232,31 @@ class NameIndex:
             return full
         return None
 
+    @staticmethod
+    def ranked_by_candidates(stem: str, cands: list[str], path: dict[str, int], hidden: tuple[str, ...],
+                             nesting: frozenset[str] | None) -> list[str]:
+        """Every name ``prefix.stem`` among ``cands`` reachable on the search path, best first."""
+        cut = len(stem) + 1
+        ranked = []
+        for full in cands:
+            prefix = full[: len(full) - cut] if len(full) > len(stem) else ""
+            rank = path.get(prefix)
+            if rank is None or (hidden and full in hidden and prefix not in nesting):
+                continue
+            ranked.append((rank, full))
+        return [full for _, full in sorted(ranked)]
+
+    @staticmethod
+    def ranked_by_path(stem: str, known: frozenset[str], path: dict[str, int], hidden: tuple[str, ...],
+                       nesting: frozenset[str] | None) -> list[str]:
+        """``ranked_by_candidates`` from the search path's side."""
+        ranked = []
+        for prefix in path:
+            full = f"{prefix}.{stem}" if prefix else stem
+            if full in known and not (hidden and full in hidden and prefix not in nesting):
+                ranked.append(full)
+        return ranked
+
     def uses(self, decl: Declaration) -> list[Declaration]:
         own = self.own_namespace(decl)
         path = self._search_path(own, decl.namespace, decl.opens)
@@ -217,12 +271,21 @@ class NameIndex:
         memo = self._memo.get(scope)
         if memo is None:
             memo = self._memo[scope] = {}
+        here = (decl.line, decl.column)
         for ident in decl.identifiers:
             if "." not in ident and ident not in suffixes and not decl.aliases:
                 continue  # the common case: a local name or a library constant
-            hits = memo.get(ident)
-            if hits is None:
-                hits = memo[ident] = self.resolve(ident, decl, path)
+            entry = memo.get(ident)
+            if entry is None:
+                hits = self.resolve(ident, decl, path)
+                # where the last hit in this file is: a user before it may not see it
+                last = max([(h.line, h.column) for h in hits if h.file == decl.file], default=None)
+                entry = memo[ident] = (hits, last)
+            hits, last = entry
+            if last is not None and last > here and any(not self.precedes(h, decl) for h in hits
+                                                        if h.file == decl.file):
+                # a name declared later in this file: Lean resolves the use without it
+                hits = self.resolve(ident, decl, path, in_order=True)
             for hit in hits:
                 if hit is not decl and hit.name != decl.name:
                     found[(hit.file, hit.line, hit.column, hit.name)] = hit

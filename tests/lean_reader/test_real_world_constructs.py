@@ -395,3 +395,64 @@ def test_a_declaration_after_an_absolute_value_at_the_end_of_a_line():
     assert [d.name for d in f.declarations][:2] == ["errSum", "errSum_zero"]
     assert statuses(("T.lean", src))["errSum_zero"] == "stub"
     assert not any(d.name.endswith("opaque") and d.kind == "opaque" for d in f.declarations)
+
+
+def test_a_name_declared_later_in_the_file_is_not_what_an_earlier_use_means():
+    """Lean elaborates a file in order: before `axiom α` exists, `α` in an example is an auto-bound
+    implicit (Aesop's AesopTest/Forward.lean uses `α` at line 32 and declares `axiom α` at 701)."""
+    src = ("example (a : α) : a = a := rfl\n"
+           "theorem early : later = later := rfl\n"
+           "axiom α : Type\n"
+           "theorem later : 1 = 1 := by sorry\n"
+           "theorem late_user : later = later := rfl\n")
+    result = {r.decl.name: r for r in compute_statuses([read(src)])}
+    assert result["«example at T.lean:1»"].status == "proved" and result["«example at T.lean:1»"].uses == ()
+    assert result["early"].status == "proved" and result["early"].uses == ()
+    assert result["late_user"].status == "in_flight" and result["late_user"].blocked_by == ("later",)
+
+
+def test_a_later_same_file_name_gives_way_to_the_next_ranked_visible_one():
+    """In `namespace N`, `foo` means `N.foo` only once `N.foo` is declared; before, the root `foo`
+    of an imported file."""
+    a = ("P/A.lean", "theorem foo : 1 = 1 := by sorry\n")
+    b = ("P/B.lean", "import P.A\nnamespace N\ntheorem user : 1 = 1 := foo\ntheorem foo : 1 = 1 := rfl\n"
+                     "theorem user2 : 1 = 1 := foo\nend N\n")
+    result = {r.decl.name: r for r in compute_statuses([read_bytes(t.encode(), p) for p, t in (a, b)])}
+    assert result["N.user"].uses == ("foo",) and result["N.user"].status == "in_flight"
+    assert result["N.user2"].uses == ("N.foo",) and result["N.user2"].status == "proved"
+
+
+def test_a_private_best_name_elsewhere_gives_way_to_the_next_ranked_one():
+    a = ("P/A.lean", "namespace N\nprivate theorem foo : 1 = 1 := rfl\nend N\n")
+    b = ("P/B.lean", "theorem foo : 1 = 1 := by sorry\n")
+    c = ("P/C.lean", "import P.A\nimport P.B\nnamespace N\ntheorem user : 1 = 1 := foo\nend N\n")
+    result = {r.decl.name: r for r in compute_statuses([read_bytes(t.encode(), p) for p, t in (a, b, c)])}
+    assert result["N.user"].uses == ("foo",) and result["N.user"].status == "in_flight"
+
+
+def test_mutual_members_and_where_helpers_see_each_other_whatever_the_order():
+    src = ("mutual\n"
+           "def isEven : Nat → Bool\n  | 0 => true\n  | n + 1 => isOdd n\n"
+           "def isOdd : Nat → Bool\n  | 0 => sorry\n  | n + 1 => isEven n\n"
+           "end\n"
+           "def outer : Nat := first\nwhere\n  first : Nat := second\n  second : Nat := sorry\n")
+    f = read(src)
+    assert {d.name: d.mutual for d in f.declarations if d.name.startswith("is")} == {"isEven": 1, "isOdd": 1}
+    result = {r.decl.name: r for r in compute_statuses([f])}
+    assert result["isEven"].uses == ("isOdd",) and result["isEven"].status == "in_flight"
+    assert result["outer.first"].uses == ("outer.second",) and result["outer.first"].status == "in_flight"
+    assert result["outer"].status == "in_flight"
+
+
+def test_a_verso_document_body_is_markup_not_commands():
+    """`#doc (Manual) "title" =>` (Verso; FLT's blueprint) takes the rest of the file as markup:
+    prose in column 0 is neither an unknown command nor a misplaced token."""
+    src = ('import VersoManual\ntheorem before : 1 = 1 := rfl\n\n#doc (Manual) "A blueprint." =>\n\n'
+           "*Fermat's Last Theorem* is the claim that no $`a^n+b^n=c^n` with n at least 3. It was open\n"
+           "for over 350\nyears.\n\n:::definition \"flt\" (lean := \"FLT\")\nSome text.\n:::\n")
+    f = read(src)
+    assert [d.name for d in f.declarations] == ["before"]
+    assert f.diagnostics == []
+    # not a Verso document: `#doc` without `=>` ending its line is an ordinary `#` command
+    g = read("#doc foo\ntheorem after : 1 = 1 := rfl\n")
+    assert [d.name for d in g.declarations] == ["after"]
