@@ -44,6 +44,7 @@ import time
 from pathlib import Path
 
 from _bench_common import OtherLoad
+from bridge.lean.commands import VERSO_DOCUMENT
 from bridge.lean.errors import LeanSyntaxError
 from bridge.lean.reader import read_bytes
 from bridge.lean.status import compute_statuses
@@ -323,7 +324,9 @@ def measure_real(root: Path, whole: bool = True, against: str | None = None, rou
         files.append(f)
         # The same regex over the code with comments, strings and doc comments masked (by the
         # reader's lexer): it no longer counts declarations quoted in prose.
-        masked = len(_REGEX_DECL.findall(LeanSource(text.lstrip("\ufeff"), rel).code))
+        code = LeanSource(text.lstrip("\ufeff"), rel).code
+        verso = VERSO_DOCUMENT.search(code)  # a Verso document's body is markup, not read (README)
+        masked = len(_REGEX_DECL.findall(code[: verso.start()] if verso else code))
         masked_count += masked
         got = sum(1 for d in f.declarations if d.kind in _KEYWORD_KINDS and not getattr(d, "parent", None))
         found_count += got

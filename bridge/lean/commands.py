@@ -134,6 +134,9 @@ COLUMN0_START = re.compile(
     rf"^(?:(?:{_trie_pattern(START_WORDS - {'deriving'})})(?![{ID_CHARS}])|@\[|\#[A-Za-z_]|/--|/-!)",
     re.MULTILINE,
 )
+# A Verso document: ``#doc (Genre) "title" =>`` in column 0 with ``=>`` ending its line (in masked
+# code). Its body, to the end of the file, is markup: nothing in it is read as a command.
+VERSO_DOCUMENT = re.compile(r"^\#doc\b[^\n]*=>[ \t\r]*$", re.MULTILINE)
 _WORD_CHAR = re.compile(rf"[{ID_CHARS}.]")
 # The same class as a set of the Basic Multilingual Plane's characters, for O(1) look-ups of the
 # character before a keyword (astral letter-like characters are checked with the regex).
@@ -478,9 +481,18 @@ class Segmenter:
                 j = self._skip_decl_prefix(probe, 0)
                 u = probe[j]
                 if u is not None and u.kind == IDENT and u.text not in CONTINUATION_WORDS and u.text not in RESERVED:
-                    end = self._next_command(u.end)
+                    end = self._unknown_end(u.end)
                     self.note(u.start, "note", f"unknown command {u.text!r}, skipped")
                     pieces.append(Piece("UNKNOWN", (u,), end=end))
+                    pos = end
+                    continue
+                m = probe[j - 1] if j else None
+                if m is not None and u is not None and m.kind == IDENT and m.text in MODIFIERS:
+                    # a modifier before what is not a declaration: a command of its own (Lake's
+                    # `meta if … then` in a lakefile)
+                    end = self._unknown_end(u.end)
+                    self.note(m.start, "note", f"unknown command {m.text + ' ' + u.text!r}, skipped")
+                    pieces.append(Piece("UNKNOWN", (m,), end=end))
                     pos = end
                     continue
                 word = src.text[pos : pos + 30].split()[0] if src.text[pos:].strip() else ""
@@ -559,7 +571,7 @@ class Segmenter:
                 group.append(Piece("OTHER", (t,), end=end))
                 pos = end
             else:
-                end = self._next_command(t.end)
+                end = self._unknown_end(t.end)
                 what = t.text if t.kind == IDENT else t.text[:20]
                 self.note(t.start, "note", f"unknown command {what!r}, skipped")
                 group.append(Piece("UNKNOWN", (t,), end=end))
@@ -567,12 +579,21 @@ class Segmenter:
             pieces.extend(group)
         return pieces
 
-    def _verso_document(self, offset: int) -> bool:
-        """Is the ``#doc`` at ``offset`` a Verso document, ``#doc (Genre) "title" =>`` in column 0
-        with ``=>`` ending its line? Its body (markup) runs to the end of the file."""
+    def _unknown_end(self, offset: int) -> int:
+        """End of an unknown command whose words end at ``offset``: the next command start, but a
+        doc comment there that does not begin its line is the command's own argument
+        (``blueprint_comment /-- … -/``, as ``library_note "…" /-- … -/``)."""
+        end = self._next_command(offset)
         code = self.src.code
-        line_end = code.find("\n", offset)
-        return self._column0(offset) and code[offset : len(code) if line_end == -1 else line_end].rstrip().endswith("=>")
+        if code.startswith("/--", end) and not self.src.first_on_line(end):
+            close = code.find("-/", end + 3)
+            if close != -1:
+                return self._next_command(close + 2)
+        return end
+
+    def _verso_document(self, offset: int) -> bool:
+        """Is the ``#doc`` at ``offset`` a Verso document (``VERSO_DOCUMENT``)?"""
+        return VERSO_DOCUMENT.match(self.src.code, offset) is not None and self._column0(offset)
 
     def _doc_taking_end(self, cur: _Cursor, i: int) -> int:
         """End of ``library_note "…" /-- … -/`` (its doc comment included)."""

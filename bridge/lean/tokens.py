@@ -78,6 +78,7 @@ _INTERP_DELIM = re.compile(r'["\\{}]')
 _NOT_NEWLINE = re.compile(r"[^\n]")
 _OPENING = "([{⟨⦃⟦⟪⁅"
 _CLOSING = ")]}⟩⦄⟧⟫⁆"
+_BRACKET = re.compile(f"[{re.escape(_OPENING + _CLOSING)}]")
 # Bracket step per code point (+1 opener, −1 closer, 0 otherwise) for every point up to the last
 # bracket; code points above it are clipped to an entry that is 0. One gather per file.
 _STEP_LIMIT = max(map(ord, _OPENING + _CLOSING)) + 1
@@ -306,7 +307,12 @@ class LeanSource:
         restarts per segment through an offset of ``K`` per segment (K exceeds any swing)."""
         points = np.frombuffer(self.code.encode("utf-32-le"), dtype=np.uint32)
         n = len(points)
-        running = np.cumsum(_STEP[np.minimum(points, _STEP_LIMIT)], dtype=np.int64)
+        steps = _STEP[np.minimum(points, _STEP_LIMIT)]
+        g = self.guillemets
+        for k in range(0, len(g), 2):  # `def «(»`: a bracket inside an identifier is not one
+            if _BRACKET.search(self.code, g[k], g[k + 1]):
+                steps[g[k] : g[k + 1]] = 0
+        running = np.cumsum(steps, dtype=np.int64)
         starts = [m.start() for m in resets.finditer(self.code)] if resets is not None else []
         starts = [p for p in starts if p > 0]
         if not starts:

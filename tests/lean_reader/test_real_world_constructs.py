@@ -456,3 +456,36 @@ def test_a_verso_document_body_is_markup_not_commands():
     # not a Verso document: `#doc` without `=>` ending its line is an ordinary `#` command
     g = read("#doc foo\ntheorem after : 1 = 1 := rfl\n")
     assert [d.name for d in g.declarations] == ["after"]
+
+
+def test_a_bracket_inside_a_guillemet_name_is_not_a_bracket():
+    """Cedar's SMT-LIB decoder names its parsers `«(»` and `«)»`; the `(` used to open a bracket
+    that swallowed the next definition (a warning, and `«)»` absorbed into `«(»`)."""
+    src = "def «(» : Nat := 1\n\ndef «)» : Nat := 2\ntheorem uses_paren : «(» = 1 := by\n  sorry\n"
+    f = read(src)
+    assert [d.name for d in f.declarations] == ["«(»", "«)»", "uses_paren"]
+    assert _warnings(f) == []
+    assert statuses(("T.lean", src)) == {"«(»": "proved", "«)»": "proved", "uses_paren": "stub"}
+
+
+def test_a_modifier_before_what_is_not_a_declaration_is_an_unknown_command():
+    """Lake's `meta if … then` in a lakefile (cedar-spec): a note, not a warning."""
+    src = ('import Lake\nopen Lake DSL\n\nmeta if get_config? env = some "dev" then\n'
+           'require "leanprover" / "doc-gen4" @ git "v4.31.0"\n\npackage foo where\n')
+    f = read(src, "lakefile.lean")
+    assert _warnings(f) == []
+    assert (4, 1, "note", "unknown command 'meta if', skipped") in f.diagnostics
+
+
+def test_an_unknown_command_takes_a_doc_comment_that_follows_it_on_its_line():
+    """`blueprint_comment /-- … -/` (PrimeNumberTheoremAnd's blueprint tooling) is one command, as
+    `library_note "…" /-- … -/` is: the doc comment belongs to neither a following namespace nor
+    the next declaration's own doc comment."""
+    src = ("blueprint_comment /--\n\\section{Appendix}\nSome text.\n-/\nnamespace N\n\n"
+           "blueprint_comment /--\n\\subsection{B} -/\n/-- The real doc. -/\ntheorem t : 1 = 1 := rfl\nend N\n")
+    f = read(src)
+    assert _warnings(f) == []
+    assert [(d.name, d.doc) for d in f.declarations] == [("N.t", "The real doc.")]
+    # a doc comment that begins its own line still documents the next declaration
+    g = read("my_custom_command\n/-- Documented. -/\ntheorem u : 1 = 1 := rfl\n")
+    assert [(d.name, d.doc) for d in g.declarations] == [("u", "Documented.")]
