@@ -8,7 +8,7 @@ give byte-identical output.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -78,17 +78,19 @@ def build_status_document(
 
 
 def status_document_parts(files: list[LeanFile], lean_dir_label: str, kernel: KernelReport, mode: str,
-                          warnings: list[str] | None = None) -> tuple[dict, list[DeclarationStatus]]:
+                          warnings: list[str] | None = None, progress: Callable[[int], None] | None = None
+                          ) -> tuple[dict, list[DeclarationStatus]]:
     """The document without its declarations (``"declarations": []``), and the statuses they are
     made of: ``write_status_document`` turns them into JSON one at a time, so a tree the size of
     Mathlib never holds its 250,000 declaration objects and their text at once."""
     with gc_paused():
-        return _status_document_parts(files, lean_dir_label, kernel, mode, warnings)
+        return _status_document_parts(files, lean_dir_label, kernel, mode, warnings, progress)
 
 
 def _status_document_parts(files: list[LeanFile], lean_dir_label: str, kernel: KernelReport, mode: str,
-                           warnings: list[str] | None) -> tuple[dict, list[DeclarationStatus]]:
-    statuses = compute_statuses(files, kernel, warnings)
+                           warnings: list[str] | None, progress: Callable[[int], None] | None = None
+                           ) -> tuple[dict, list[DeclarationStatus]]:
+    statuses = compute_statuses(files, kernel, warnings, progress)
     counts = {s: 0 for s in STATUSES}
     kernel_counts = {"checked": 0, "failed": 0, "unchecked": 0}
     for r in statuses:
@@ -135,11 +137,13 @@ def declaration_documents(statuses: list[DeclarationStatus]) -> Iterator[dict]:
     return map(_declaration_json, statuses)
 
 
-def write_status_document(path: Path, head: dict, statuses: list[DeclarationStatus], source: str) -> None:
+def write_status_document(path: Path, head: dict, statuses: list[DeclarationStatus], source: str,
+                          progress: Callable[[int], None] | None = None) -> None:
     """Validate and write the document atomically, streaming its declarations: the bytes are those
     of ``status_json_bytes`` on the whole document (a test checks it). Each declaration is checked
     against the schema's ``declaration`` definition, the rest against the whole schema; on the
-    first violation (``StatusDocumentError``, naming its JSON pointer) nothing is written."""
+    first violation (``StatusDocumentError``, naming its JSON pointer) nothing is written.
+    ``progress`` is called with the number of declarations written, a batch at a time."""
     if head.get("declarations") != []:
         raise ValueError("write_status_document: head must have an empty declarations list")
     validate_status_document(head, source)
@@ -162,8 +166,12 @@ def write_status_document(path: Path, head: dict, statuses: list[DeclarationStat
             if len(batch) == _BATCH:
                 fh.write((b",\n" if k >= _BATCH else b"") + b",\n".join(batch))
                 batch = []
+                if progress is not None:
+                    progress(_BATCH)
         if batch:
             fh.write((b",\n" if len(statuses) > len(batch) else b"") + b",\n".join(batch))
+            if progress is not None:
+                progress(len(batch))
         fh.write(b"\n  ],\n" + skeleton[cut + len(_EMPTY_DECLARATIONS):])
 
 

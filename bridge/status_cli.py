@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from .lean.errors import LeanSyntaxError
 from .lean.kernel import KernelReport, find_lake, find_project_root, kernel_gate, run_kernel
 from .lean.read_cache import ReadCache
-from .lean.tree import read_tree
+from .lean.tree import lean_files, read_tree
 from .lean_status import declaration_documents, lean_dir_label, status_document_parts, write_status_document
 from .pipes import print_quietly
 from .paths import DEFAULT_READ_CACHE, DEFAULT_STATUS_OUT, project_root
@@ -35,6 +37,8 @@ Cache: what the reader found in each file is kept under --cache-dir (default:
 <project>/.cache/lean-read), keyed by the file's bytes, its path and the reader's own code; an
 unchanged file is not read again (Mathlib: ~35 s cold, ~2 s warm). The output is the same with
 or without it. --no-cache reads everything and writes no entry; delete the directory to clear it.
+
+Progress: on a terminal, stderr shows a bar per phase (reading, resolving, writing); not with -q.
 
 With --kernel the check is also a gate: it fails (exit 1, one line per declaration on stderr) on
 any `sorryAx` outside a deferred declaration and on any axiom beyond those three.
@@ -64,8 +68,29 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     v = p.add_mutually_exclusive_group()
     v.add_argument("-v", "--verbose", action="store_true", help="also list every declaration with its status")
     v.add_argument("-q", "--quiet", action="store_true",
-                   help="print the summary line and only the counts of notes and warnings")
+                   help="print the summary line and only the counts of notes and warnings (no progress bars)")
     p.set_defaults(func=run)
+
+
+@contextmanager
+def _bar(enabled: bool, desc: str, total: Callable[[], int], unit: str) -> Iterator[Callable[[int], None] | None]:
+    """A progress bar on stderr for one phase (only on a terminal, not with -q; it is erased when
+    the phase ends): yields its ``update``, or None."""
+    if not enabled:
+        yield None
+        return
+    from tqdm import tqdm
+
+    with tqdm(total=total(), desc=f"bridge status: {desc}", unit=unit, unit_scale=True, leave=False,
+              file=sys.stderr, mininterval=0.5) as bar:
+        yield bar.update
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
 
 
 def _cache(args: argparse.Namespace, root: Path) -> ReadCache | None:
@@ -133,7 +158,10 @@ def run(args: argparse.Namespace) -> int:
     warnings: list[str] = []
     try:
         # Parse before the kernel run: a syntax error must not cost a long build.
-        files = read_tree(lean_dir, base, cache=_cache(args, root))
+        bars = not args.quiet and sys.stderr.isatty()
+        cache = _cache(args, root)
+        with _bar(bars, "reading", lambda: sum(_size(q) for q in lean_files(lean_dir)), "B") as tick:
+            files = read_tree(lean_dir, base, cache=cache, progress=tick)
         if not files:
             print(f"bridge status: error: {lean_dir}: no .lean file in this directory (nothing written)",
                   file=sys.stderr)
@@ -142,14 +170,17 @@ def run(args: argparse.Namespace) -> int:
         if kernel_code == 2:
             print(f"bridge status: error: --kernel given but {kernel.reason}", file=sys.stderr)
             return 2
-        head, statuses = status_document_parts(files, lean_dir_label(lean_dir, base), kernel, args.kernel,
-                                               warnings)
+        n = sum(len(f.declarations) for f in files)
+        with _bar(bars, "resolving", lambda: n, "decl") as tick:
+            head, statuses = status_document_parts(files, lean_dir_label(lean_dir, base), kernel, args.kernel,
+                                                   warnings, progress=tick)
     except LeanSyntaxError as exc:
         print(f"{exc}", file=sys.stderr)
         return 2
     diagnostics = [line for f in files for line in f.diagnostic_lines()]
     del files[:]  # what the document needs is in the statuses; the rest is freed before writing
-    write_status_document(out, head, statuses, str(out))
+    with _bar(bars, "writing", lambda: len(statuses), "decl") as tick:
+        write_status_document(out, head, statuses, str(out), progress=tick)
     print_quietly(_print_diagnostics, diagnostics, warnings, args.quiet)
     print_quietly(_print_summary, head, statuses, out, args.verbose)
     if args.kernel == "required" and kernel_code == 0:

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -350,15 +351,21 @@ class _ImportGraph:
 
 
 def compute_statuses(files: list[LeanFile], kernel: KernelReport | None = None,
-                     warnings: list[str] | None = None) -> list[DeclarationStatus]:
+                     warnings: list[str] | None = None,
+                     progress: Callable[[int], None] | None = None) -> list[DeclarationStatus]:
     """Status of every declaration in ``files``; deterministic order (file, line, column, name).
-    Tree-level warnings (duplicate names) are appended to ``warnings`` when given."""
+    Tree-level warnings (duplicate names) are appended to ``warnings`` when given; ``progress`` is
+    called with the number of declarations resolved, every ``_PROGRESS_EVERY``."""
     with gc_paused():
-        return _compute_statuses(files, kernel, warnings)
+        return _compute_statuses(files, kernel, warnings, progress)
+
+
+_PROGRESS_EVERY = 5000
 
 
 def _compute_statuses(files: list[LeanFile], kernel: KernelReport | None,
-                      warnings: list[str] | None) -> list[DeclarationStatus]:
+                      warnings: list[str] | None, progress: Callable[[int], None] | None = None
+                      ) -> list[DeclarationStatus]:
     decls = sorted((d for f in files for d in f.declarations), key=lambda d: (d.file, d.line, d.column, d.name))
     index = NameIndex(decls, files)
     if warnings is not None:
@@ -368,7 +375,9 @@ def _compute_statuses(files: list[LeanFile], kernel: KernelReport | None,
     results: dict[int, DeclarationStatus] = {}
     deps: dict[int, list[Declaration]] = {}
     users: dict[int, list[int]] = defaultdict(list)
-    for d in decls:
+    for k, d in enumerate(decls, 1):
+        if progress is not None and k % _PROGRESS_EVERY == 0:
+            progress(_PROGRESS_EVERY)
         status, notes = local_status(d)
         verdict = kernel_verdict(d, kernel)
         if status == "proved" and "sorryAx" in verdict.get("axioms", ()):
@@ -379,6 +388,8 @@ def _compute_statuses(files: list[LeanFile], kernel: KernelReport | None,
         deps[id(d)] = used
         for u in used:
             users[id(u)].append(id(d))
+    if progress is not None and len(decls) % _PROGRESS_EVERY:
+        progress(len(decls) % _PROGRESS_EVERY)
     # Propagate "not proved" to every transitive user that was proved on its own.
     work = [key for key, r in results.items() if r.status != "proved"]
     while work:

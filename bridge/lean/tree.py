@@ -7,6 +7,7 @@ import os
 import pickle
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 
 from .errors import LeanSyntaxError
@@ -44,14 +45,16 @@ _CHUNK_BYTES = 2_000_000
 
 
 def read_tree(lean_dir: Path, base: Path, workers: int | None = None,
-              cache: ReadCache | None = None) -> list[LeanFile]:
+              cache: ReadCache | None = None, progress: Callable[[int], None] | None = None) -> list[LeanFile]:
     """Read every Lean file under ``lean_dir``; report paths relative to ``base`` (POSIX style).
 
     Large trees are read by a process pool (``workers``, default: the CPUs this process may use);
     files are read in sorted order and results come back in that order, so the output and the
     error reported (the first bad file in sorted order) do not depend on the pool. With ``cache``,
     a file whose bytes (and the reader) are unchanged since it was last read comes from its entry,
-    and every file read is stored; the result is the same either way."""
+    and every file read is stored; the result is the same either way. ``progress`` is called with
+    the bytes of each file (or pool chunk) done."""
+    tick = progress or (lambda n: None)
     jobs = []
     for path in lean_files(lean_dir):
         try:
@@ -68,21 +71,29 @@ def read_tree(lean_dir: Path, base: Path, workers: int | None = None,
             misses = []
             for k, (path, rel) in enumerate(jobs):
                 try:
-                    hit = cache.load(rel, path.read_bytes())
+                    data = path.read_bytes()
                 except OSError:
-                    hit = None  # unreadable: read_bytes below reports it, located
+                    misses.append(k)  # unreadable: read_bytes below reports it, located
+                    continue
+                hit = cache.load(rel, data)
                 if hit is None:
                     misses.append(k)
                 else:
                     found[k] = hit
+                    tick(len(data))
         todo = [(*jobs[k], cache) for k in misses]
         total = sum(_size(job[0]) for job in todo) if workers > 1 else 0
+        read: list[LeanFile] = []
         if workers <= 1 or total < POOL_MIN_BYTES:
-            read = [_read_one(job) for job in todo]
+            for job in todo:
+                read.append(_read_one(job))
+                tick(_size(job[0]))
         else:
             chunks = _chunks(todo)
             with ProcessPoolExecutor(max_workers=min(workers, len(chunks))) as pool:
-                read = [pickle.loads(blob) for part in pool.map(_read_chunk, chunks) for blob in part]
+                for chunk, part in zip(chunks, pool.map(_read_chunk, chunks)):
+                    read.extend(pickle.loads(blob) for blob in part)
+                    tick(sum(_size(job[0]) for job in chunk))
         for k, f in zip(misses, read):
             found[k] = f
         return found  # type: ignore[return-value]

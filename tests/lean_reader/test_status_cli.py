@@ -122,3 +122,43 @@ def test_closed_stdout_is_quiet(tmp_path):
                           capture_output=True, text=True, cwd=tmp_path)
     assert proc.returncode == 0
     assert "BrokenPipeError" not in proc.stderr and "Traceback" not in proc.stderr
+
+
+def _run_on_a_terminal(args: list[str], cwd: Path) -> tuple[int, str]:
+    """Run ``bridge status`` with stderr on a pseudo-terminal (stdout captured apart)."""
+    import fcntl
+    import pty
+    import struct
+    import termios
+
+    leader, follower = pty.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))  # a new pty is 0×0
+    proc = subprocess.Popen([sys.executable, "-m", "bridge", "status", "--no-kernel", *args], cwd=cwd,
+                            stdout=subprocess.DEVNULL, stderr=follower, env=dict(os.environ))
+    os.close(follower)
+    chunks = []
+    while True:
+        try:
+            data = os.read(leader, 4096)
+        except OSError:  # the terminal closed: the process has exited
+            break
+        if not data:
+            break
+        chunks.append(data)
+    os.close(leader)
+    return proc.wait(), b"".join(chunks).decode("utf-8", "replace")
+
+
+def test_progress_bars_show_on_a_terminal_only_and_change_nothing(tmp_path):
+    lean = tmp_path / "lean"
+    shutil.copytree(CORPUS, lean)
+    code, err = _run_on_a_terminal(["--lean-dir", str(lean), "--out", str(tmp_path / "tty.json")], tmp_path)
+    assert code == 0, err
+    for phase in ("reading", "resolving", "writing"):
+        assert f"bridge status: {phase}" in err
+    code, err = _run_on_a_terminal(["-q", "--lean-dir", str(lean), "--out", str(tmp_path / "q.json")], tmp_path)
+    assert code == 0 and "bridge status: reading" not in err
+    piped = run_status("--lean-dir", str(lean), "--out", str(tmp_path / "piped.json"), cwd=tmp_path)
+    assert piped.returncode == 0 and "bridge status: reading" not in piped.stderr
+    assert (tmp_path / "tty.json").read_bytes() == (tmp_path / "q.json").read_bytes() == \
+        (tmp_path / "piped.json").read_bytes()
