@@ -143,7 +143,7 @@ class NameIndex:
             return True
         if d.mutual is not None and d.mutual == user.mutual:
             return True
-        return d.parent == user.name or (d.parent is not None and d.parent in (user.parent, user.name))
+        return d.parent is not None and d.parent in (user.name, user.parent)
 
     @staticmethod
     def nesting_spaces(decl: Declaration) -> frozenset[str]:
