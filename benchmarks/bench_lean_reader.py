@@ -224,22 +224,31 @@ def _tree_rss_kb(pid: int) -> int:
     return total
 
 
-def whole_process(root: Path, out: Path, pythonpath: str | None = None,
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _checkout_env(checkout: Path) -> dict[str, str]:
+    """The environment that runs ``checkout``'s code: its directories first on PYTHONPATH (and the
+    process starts in it, since ``python -m`` puts the working directory first on sys.path)."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = f"{checkout}{os.pathsep}{checkout / 'py'}"
+    return env
+
+
+def whole_process(root: Path, out: Path, checkout: Path = REPO,
                   cache: list[str] | None = None) -> tuple[float, float, int, str, float]:
     """Run ``python -m bridge status`` on ``root``: (seconds, peak RSS in MB, exit code, stderr
-    tail, CPU seconds of the process and its pool workers). ``pythonpath``: run another checkout's
-    code (see ``--against``); ``cache``: its read-cache arguments (``--cache-dir D`` or
-    ``--no-cache``; a revision before the cache takes none)."""
+    tail, CPU seconds of the process and its pool workers). ``checkout``: whose code runs (another
+    revision's worktree for ``--against``); ``cache``: its read-cache arguments (``--cache-dir D``
+    or ``--no-cache``; a revision before the cache takes none)."""
     import resource
 
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    env = dict(os.environ)
-    if pythonpath is not None:
-        env["PYTHONPATH"] = pythonpath
-    cmd = [sys.executable, "-m", "bridge", "status", "--no-kernel", "-q", "--lean-dir", str(root), "--out", str(out),
-           *(cache or [])]
+    env = _checkout_env(checkout)
+    cmd = [sys.executable, "-m", "bridge", "status", "--no-kernel", "-q", "--lean-dir", str(root.resolve()),
+           "--out", str(out.resolve()), *(cache or [])]
     t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, cwd=checkout)
     peak = 0
     import threading
 
@@ -257,14 +266,18 @@ def whole_process(root: Path, out: Path, pythonpath: str | None = None,
     return elapsed, peak / 1024, proc.returncode, " | ".join(tail), cpu
 
 
-def _no_cache(pythonpath: str | None) -> list[str]:
+def _no_cache(checkout: Path) -> list[str]:
     """``--no-cache`` if that checkout's ``bridge status`` has a read cache, else nothing."""
-    env = dict(os.environ)
-    if pythonpath is not None:
-        env["PYTHONPATH"] = pythonpath
     usage = subprocess.run([sys.executable, "-m", "bridge", "status", "--help"], capture_output=True, text=True,
-                           env=env).stdout
+                           env=_checkout_env(checkout), cwd=checkout).stdout
     return ["--no-cache"] if "--no-cache" in usage else []
+
+
+def _bridge_location(checkout: Path) -> Path:
+    """Where the ``bridge`` package that ``whole_process`` runs for ``checkout`` is imported from."""
+    out = subprocess.run([sys.executable, "-c", "import bridge; print(bridge.__file__)"], capture_output=True,
+                         text=True, env=_checkout_env(checkout), cwd=checkout, check=True).stdout
+    return Path(out.strip()).resolve()
 
 
 def compare_whole(root: Path, rev: str, rounds: int, tmp: Path) -> None:
@@ -274,17 +287,20 @@ def compare_whole(root: Path, rev: str, rounds: int, tmp: Path) -> None:
     side only; a single run each is not enough on a shared 2-core machine."""
     import statistics
 
-    repo = Path(__file__).resolve().parents[1]
-    wt = tmp / "against"
+    repo = REPO
+    wt = (tmp / "against").resolve()
     subprocess.run(["git", "-C", str(repo), "worktree", "add", "--detach", "-q", str(wt), rev], check=True)
     try:
-        sides = {"this checkout": (None, tmp / "this.json"),
-                 rev: (f"{wt}{os.pathsep}{wt / 'py'}", tmp / "against.json")}
+        sides = {"this checkout": (repo, tmp / "this.json"), rev: (wt, tmp / "against.json")}
+        for label, (checkout, _) in sides.items():  # each side must run its own code
+            where = _bridge_location(checkout)
+            if not where.is_relative_to(checkout):
+                raise SystemExit(f"--against: {label} would import bridge from {where}, not from {checkout}")
         runs: dict[str, list[tuple[float, float, float]]] = {label: [] for label in sides}
         for k in range(rounds):
-            for label, (pythonpath, out) in sides.items():
+            for label, (checkout, out) in sides.items():
                 with OtherLoad() as load:  # both sides read every file: no read cache
-                    elapsed, rss, code, tail, cpu = whole_process(root, out, pythonpath, _no_cache(pythonpath))
+                    elapsed, rss, code, tail, cpu = whole_process(root, out, checkout, _no_cache(checkout))
                 if code != 0:
                     print(f"    {label}: exit {code}: {tail[:300]}")
                     return
