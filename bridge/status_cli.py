@@ -61,6 +61,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="require the kernel check (error if `lake` is missing)")
     k.add_argument("--no-kernel", dest="kernel", action="store_const", const="off", help="skip the kernel check")
     p.set_defaults(kernel="auto")
+    p.add_argument("-j", "--jobs", type=_positive, default=None,
+                   help="processes that read large trees (default: the CPUs this process may use)")
     c = p.add_mutually_exclusive_group()
     c.add_argument("--cache-dir", type=Path, default=None,
                    help="where per-file readings are cached (default: <project>/.cache/lean-read)")
@@ -122,14 +124,25 @@ def _kernel(mode: str, lean_dir: Path) -> tuple[KernelReport, int]:
     return report, (0 if report.ok else 1)
 
 
-def _print_summary(doc: dict, statuses: list, out: Path, verbose: bool) -> None:
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
+    return value
+
+
+def _print_summary(doc: dict, statuses: list, out: Path, verbose: bool, cache: ReadCache | None = None) -> None:
     """One line of counts; with ``verbose``, a line per declaration too (``doc``: the document
     without its declarations, ``statuses``: what they are made of)."""
     c = doc["counts"]
     kc = doc["kernel_counts"]
     n = len(statuses)
     run = doc["kernel_run"]
-    print(f"lean status: {n} declarations in {len(doc['sources'])} files under {doc['lean_dir']}/: "
+    reused = f" ({cache.hits} unchanged, from the read cache)" if cache is not None and cache.hits else ""
+    print(f"lean status: {n} declarations in {len(doc['sources'])} files{reused} under {doc['lean_dir']}/: "
           + " · ".join(f"{k} {v}" for k, v in c.items())
           + f"; kernel: checked {kc['checked']} · failed {kc['failed']} · unchecked {kc['unchecked']}"
           f" ({run['reason']}) → {out}")
@@ -161,7 +174,7 @@ def run(args: argparse.Namespace) -> int:
         bars = not args.quiet and sys.stderr.isatty()
         cache = _cache(args, root)
         with _bar(bars, "reading", lambda: sum(_size(q) for q in lean_files(lean_dir)), "B") as tick:
-            files = read_tree(lean_dir, base, cache=cache, progress=tick)
+            files = read_tree(lean_dir, base, workers=args.jobs, cache=cache, progress=tick)
         if not files:
             print(f"bridge status: error: {lean_dir}: no .lean file in this directory (nothing written)",
                   file=sys.stderr)
@@ -182,7 +195,7 @@ def run(args: argparse.Namespace) -> int:
     with _bar(bars, "writing", lambda: len(statuses), "decl") as tick:
         write_status_document(out, head, statuses, str(out), progress=tick)
     print_quietly(_print_diagnostics, diagnostics, warnings, args.quiet)
-    print_quietly(_print_summary, head, statuses, out, args.verbose)
+    print_quietly(_print_summary, head, statuses, out, args.verbose, cache)
     if args.kernel == "required" and kernel_code == 0:
         problems = kernel_gate(declaration_documents(statuses))
         for problem in problems:

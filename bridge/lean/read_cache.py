@@ -51,6 +51,7 @@ class ReadCache:
 
     def __init__(self, directory: Path):
         self.directory = Path(directory)
+        self.hits = 0  # entries this process loaded
 
     def _entry_path(self, rel: str) -> Path:
         return self.directory / f"{hashlib.sha256(rel.encode()).hexdigest()}.pickle"
@@ -72,6 +73,7 @@ class ReadCache:
             return None
         if not isinstance(found, LeanFile) or found.path != rel or found.sha256 != sha:
             return None
+        self.hits += 1
         return found
 
     def store(self, lean_file: LeanFile, blob: bytes | None = None) -> bool:

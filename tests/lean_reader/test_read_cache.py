@@ -172,3 +172,26 @@ def test_cli_a_file_with_a_lexical_error_is_never_cached(tmp_path):
     cache = ReadCache(tmp_path / ".cache" / "lean-read")
     assert cache._entry_path("lean/Attributes.lean").exists()  # read before the bad file: cached
     assert not cache._entry_path("lean/Bad.lean").exists()
+
+
+def test_cli_summary_counts_the_files_taken_from_the_cache(tmp_path):
+    lean = _copy_corpus(tmp_path)
+    first = run_status("--lean-dir", str(lean), "--out", str(tmp_path / "a.json"), cwd=tmp_path)
+    assert first.returncode == 0 and "from the read cache" not in first.stdout
+    (lean / NAMES[0]).write_bytes((lean / NAMES[0]).read_bytes() + EDITS[0].encode())
+    second = run_status("--lean-dir", str(lean), "--out", str(tmp_path / "b.json"), cwd=tmp_path)
+    assert second.returncode == 0, second.stderr
+    assert f"in {len(NAMES)} files ({len(NAMES) - 1} unchanged, from the read cache)" in second.stdout
+
+
+def test_cli_jobs(tmp_path):
+    lean = _copy_corpus(tmp_path)
+    outs = []
+    for jobs in ("1", "2"):
+        out = tmp_path / f"j{jobs}.json"
+        proc = run_status("--lean-dir", str(lean), "--out", str(out), "--no-cache", "-j", jobs, cwd=tmp_path)
+        assert proc.returncode == 0, proc.stderr
+        outs.append(out.read_bytes())
+    assert outs[0] == outs[1]
+    bad = run_status("--lean-dir", str(lean), "--out", str(tmp_path / "x.json"), "-j", "0", cwd=tmp_path)
+    assert bad.returncode == 2 and "expected a whole number >= 1, got '0'" in bad.stderr
