@@ -340,7 +340,7 @@ def measure_real(root: Path, whole: bool = True, against: str | None = None, rou
         files.append(f)
         # The same regex over the code with comments, strings and doc comments masked (by the
         # reader's lexer): it no longer counts declarations quoted in prose.
-        code = LeanSource(text.lstrip("\ufeff"), rel).code
+        code = LeanSource(text.lstrip("\ufeff"), rel, markup=VERSO_DOCUMENT).code
         verso = VERSO_DOCUMENT.search(code)  # a Verso document's body is markup, not read (README)
         masked = len(_REGEX_DECL.findall(code[: verso.start()] if verso else code))
         masked_count += masked

@@ -91,10 +91,16 @@ _KEYWORD_KINDS = frozenset(DECL_KEYWORDS)
 # Away from column 0, a declaration keyword starts a command only if what follows has the shape of
 # its header (group 1, an identifier, must not be a keyword such as `in`); otherwise it is a word of
 # the surrounding syntax: `<div> loading theorem in … </div>` in a widget, a local variable named
-# `alias` (Batteries/Tactic/Alias.lean). Keywords whose name is optional are not listed.
+# `alias` (Batteries/Tactic/Alias.lean), HTML in doc-gen4's templates (`<span class="fn">`,
+# `<label …>instance</label>`).
 _NAME_AFTER = re.compile(rf"\s*(?:«|([{ID_CHARS}][{ID_CHARS}.]*))")
 _HEADER_AFTER = {
-    **dict.fromkeys(("theorem", "lemma", "def", "abbrev", "axiom", "opaque"), _NAME_AFTER),
+    **dict.fromkeys(("theorem", "lemma", "def", "abbrev", "axiom", "opaque", "structure", "inductive"), _NAME_AFTER),
+    # `class Name`, `class inductive Name`, `class abbrev Name`
+    "class": re.compile(rf"\s*(?:(?:inductive|abbrev)\s+)?(?:«|([{ID_CHARS}][{ID_CHARS}.]*))"),
+    # the name is optional: `instance : T`, `instance (priority := low) name …`, `instance {α} …`
+    "instance": re.compile(rf"\s*(?:[:({{\[⦃«]|([{ID_CHARS}][{ID_CHARS}.]*))"),
+    "example": re.compile(r"\s*[:({\[⦃]"),
     # `alias name :=` / `alias ⟨mp, mpr⟩ :=`
     "alias": re.compile(rf"\s*(?:⟨[^⟩]*⟩|«[^»]*»|([{ID_CHARS}][{ID_CHARS}.]*))\s*:="),
 }
@@ -253,8 +259,9 @@ class Segmenter:
                 if depth[p - 1] and not at_col0:
                     continue
                 before = code[p - 1]
-                if word[0].isalpha() and (before in word_chars or (before > "\uffff" and _WORD_CHAR.match(before))):
-                    continue
+                if word[0].isalpha() and (before in word_chars or before == "`"
+                                          or (before > "\uffff" and _WORD_CHAR.match(before))):
+                    continue  # part of a longer name, or a name literal (`` `open ``)
                 if in_guillemets(p):
                     continue
             self._candidate_word[p] = word
@@ -359,7 +366,10 @@ class Segmenter:
     def _header_follows(self, word: str, offset: int) -> bool:
         """Has the code after keyword ``word`` (ending at ``offset``) the shape of its header?"""
         m = _HEADER_AFTER[word].match(self.src.code, offset)
-        return m is not None and (m.group(1) is None or m.group(1) not in RESERVED)
+        if m is None:
+            return False
+        name = m.group(1) if m.re.groups else None  # group 1: the name, where the shape has one
+        return name is None or name not in RESERVED
 
     def _column0(self, offset: int) -> bool:
         return offset == 0 or self.src.code[offset - 1] == "\n"

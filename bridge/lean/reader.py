@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, fields
 from typing import NamedTuple
 
 from .binders import free_identifiers, variable_names
-from .commands import COLUMN0_START, RESERVED, DeclarationSpan, Diagnostic, Helper, Piece, Segmenter
+from .commands import COLUMN0_START, RESERVED, VERSO_DOCUMENT, DeclarationSpan, Diagnostic, Helper, Piece, Segmenter
 from .errors import LeanSyntaxError
 from .tokens import ID_CHARS, IDENT, SYM, LeanSource, Token as LeanToken, decode_source
 
@@ -500,7 +500,7 @@ class _ScopeWalker:
 
 def _read(text: str, path: str) -> tuple[list[Declaration], list[Diagnostic], LeanSource, list[str],
                                          list[tuple[str, str]]]:
-    src = LeanSource(text, path, resets=COLUMN0_START)
+    src = LeanSource(text, path, resets=COLUMN0_START, markup=VERSO_DOCUMENT)
     seg = Segmenter(src)
     pieces = seg.run()
     try:

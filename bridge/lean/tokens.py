@@ -173,7 +173,12 @@ def _fill(segment: str) -> str:
 class LeanSource:
     """One Lean file, lexically analysed: masked code, bracket depth, tokens on demand."""
 
-    def __init__(self, text: str, path: str = "<string>", resets: re.Pattern | None = None):
+    def __init__(self, text: str, path: str = "<string>", resets: re.Pattern | None = None,
+                 markup: re.Pattern | None = None):
+        """``resets``: where bracket depth restarts (command starts in column 0). ``markup``: a
+        line that, met in code, makes the rest of the file prose to leave unread (a Verso
+        document's ``#doc … =>``): its literals and comments are not lexed, so a lone ``/-`` in
+        the prose is not an unterminated comment."""
         self.text = text
         self.path = path
         self.map = SourceMap(text)
@@ -181,7 +186,7 @@ class LeanSource:
         if nul != -1:
             raise self.error(nul, "NUL character in source")
         self.guillemets: list[int] = []  # start, end, start, end, … of «…» identifiers, in order
-        self.code = self._mask()
+        self.code = self._mask(markup)
         self.unclosed: list[int] = []  # depth restarts where a bracket was still open
         self._bracket_events(resets)
 
@@ -190,16 +195,28 @@ class LeanSource:
         return LeanSyntaxError(self.path, line, col, message)
 
     # -- pass 1 ---------------------------------------------------------------------------------
-    def _mask(self) -> str:
+    def _mask(self, markup: re.Pattern | None = None) -> str:
         text = self.text
         n = len(text)
         parts: list[str] = []
         append = parts.append
         done = 0  # text[:done] is already in parts
         search = _SPECIAL_START.search
+        prose = markup.finditer(text) if markup is not None else iter(())
+        doc = next(prose, None)  # the next `markup` line not yet known to be inside a literal
+        prose_at: int | None = None  # where the prose begins, once a `markup` line is met in code
         m = search(text)
         while m is not None:
             start = m.start()
+            if prose_at is not None and done > prose_at:
+                prose_at = None  # its `=>` was inside a literal that goes on: not a document start
+            if prose_at is None:
+                while doc is not None and doc.start() < done:
+                    doc = next(prose, None)
+                if doc is not None and doc.start() < start:
+                    prose_at = doc.end()
+            if prose_at is not None and start >= prose_at:
+                break
             lead = text[start]
             if lead == "-":  # -- line comment
                 end = text.find("\n", start)
@@ -249,7 +266,17 @@ class LeanSource:
                 continue
             done = end
             m = search(text, end)
-        append(text[done:])
+        if prose_at is not None and done > prose_at:
+            prose_at = None
+        if prose_at is None:
+            while doc is not None and doc.start() < done:
+                doc = next(prose, None)
+            prose_at = doc.end() if doc is not None else None
+        if prose_at is None:
+            append(text[done:])
+        else:
+            append(text[done:prose_at])
+            append(_blank(text[prose_at:]))
         return "".join(parts)
 
     def _block_end(self, start: int) -> int:

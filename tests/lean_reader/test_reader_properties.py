@@ -271,3 +271,19 @@ def test_pattern_alternatives_match_the_reference_regex(pieces, data):
     end = data.draw(st.integers(start, len(code)))
     expected = [(m.start(1), m.end(1)) for m in _PATTERN_REFERENCE.finditer(code, start, end)]
     assert pattern_alternatives(code, start, end) == expected
+
+
+@given(
+    name=st.sampled_from(sorted(SOURCES)),
+    prose=st.lists(st.sampled_from(["/-", "/--", "-/", '"', "'", "r#\"", "«", "theorem t : x := sorry",
+                                    "namespace A", "end", "(", "⟨", "\n", " ", "word", "`", "--", ":::"]),
+                   max_size=40).map("".join),
+)
+def test_a_verso_document_body_never_changes_what_comes_before_it(name, prose):
+    """Whatever prose follows ``#doc (Genre) "title" =>`` (unbalanced comments, quotes, brackets,
+    command keywords), the file reads as the code before it does, with the same declarations."""
+    text = SOURCES[name]
+    before = read_source(text, name)
+    after = read_source(f'{text.rstrip()}\n#doc (Manual) "Prose" =>\n{prose}\n', name)
+    assert [(d.name, d.statement_sha256, d.identifiers, d.sorries) for d in after] == \
+        [(d.name, d.statement_sha256, d.identifiers, d.sorries) for d in before]

@@ -56,7 +56,7 @@ def test_real_library_sample(library):
         f = read_bytes(data, path.relative_to(root).as_posix())  # raises on any rejected file
         warnings = [d for d in f.diagnostics if d[2] == "warning"]
         assert not warnings, f.diagnostic_lines()[:5]
-        masked = LeanSource(data.decode("utf-8").lstrip("\ufeff"), f.path).code
+        masked = LeanSource(data.decode("utf-8").lstrip("\ufeff"), f.path, markup=VERSO_DOCUMENT).code
         verso = VERSO_DOCUMENT.search(masked)  # a Verso document's body is markup (README)
         masked = masked[: verso.start()] if verso else masked
         found = sum(1 for d in f.declarations if d.kind in _KINDS and d.parent is None)

@@ -489,3 +489,51 @@ def test_an_unknown_command_takes_a_doc_comment_that_follows_it_on_its_line():
     # a doc comment that begins its own line still documents the next declaration
     g = read("my_custom_command\n/-- Documented. -/\ntheorem u : 1 = 1 := rfl\n")
     assert [(d.name, d.doc) for d in g.declarations] == [("u", "Documented.")]
+
+
+def test_a_verso_document_body_is_not_lexed():
+    """The reference manual's prose quotes `/--` and `/-` in backticks: the body of a Verso
+    document is not lexed, so they open no comment (4 files were rejected as unterminated)."""
+    src = ('import VersoManual\ndef before : Nat := 1\n#doc (Manual) "Definitions" =>\n\n'
+           "Doc comments begin with `/--` rather than `/-`, and a string may open with `\"`.\n")
+    f = read(src)
+    assert [d.name for d in f.declarations] == ["before"] and f.diagnostics == []
+    # a `=>` ending a line inside a string literal is not a document start: code goes on after it
+    g = read('def s : String := "#doc (x) =>\nmore"\n/-- Doc. -/\ntheorem after : 1 = 1 := rfl\n')
+    assert [(d.name, d.doc) for d in g.declarations] == [("s", None), ("after", "Doc.")]
+    # nor is one inside a comment
+    h = read('/-\n#doc (x) =>\n-/\ntheorem after : 1 = 1 := rfl\n')
+    assert [d.name for d in h.declarations] == ["after"]
+
+
+def test_declaration_keywords_in_html_inside_a_term_are_text():
+    """doc-gen4 writes HTML in Lean (`<span class="fn">`, `<label …>instance</label>`): away from
+    column 0, `class`/`structure`/`inductive` without a name after them, `instance` without a
+    header shape, and `example` not followed by a binder or `:`, are words of the term (53 false
+    warnings, and a phantom instance that cut the enclosing definition)."""
+    src = ('def page : Html :=\n  <div>\n    <span class="fn">[node]</span>\n'
+           '    <label for="a">instance</label>\n    <label for="b">structure</label>\n'
+           '    <label for="c">inductive</label>\n    <label for="d">example</label>\n  </div>\n'
+           "theorem t : 1 = 1 := rfl\n")
+    f = read(src)
+    assert _warnings(f) == []
+    assert [d.name for d in f.declarations] == ["page", "t"]
+    # indented declarations with their header shape still start a command
+    g = read("mutual\n  inductive A where\n    | a\n  class inductive B where\n    | b\nend\n"
+             "namespace N\n  instance : Inhabited Nat := ⟨0⟩\n  instance (priority := low) named : Inhabited Nat := ⟨1⟩\n"
+             "  example : True := trivial\n  structure S where\n    x : Nat\n  class C (α : Type) where\n"
+             "  class abbrev D := C Nat\nend N\n")
+    assert _warnings(g) == []
+    assert [(d.kind, d.name) for d in g.declarations if d.parent is None] == [
+        ("inductive", "A"), ("class", "B"), ("instance", "N.«instance at T.lean:8»"), ("instance", "N.named"),
+        ("example", "N.«example at T.lean:10»"), ("structure", "N.S"), ("class", "N.C"), ("class", "N.D")]
+
+
+def test_a_keyword_in_a_name_literal_is_not_a_command():
+    """`` `open `` (a `Name` literal; the reference manual's argument parsers) on a continuation
+    line started an `open` command that met `<*>` (a warning)."""
+    src = ("def parse : P Config :=\n  Config.mk <$>\n    .positional `name .name <*>\n"
+           "    .flag `open true <*>\n    .flag `section false\n\ntheorem t : 1 = 1 := rfl\n")
+    f = read(src)
+    assert _warnings(f) == []
+    assert [d.name for d in f.declarations] == ["parse", "t"]
