@@ -7,12 +7,14 @@ give byte-identical output.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable, Iterator
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
+import fastjsonschema
 import jsonschema
 import orjson
 
@@ -21,6 +23,7 @@ from moegauge.atomic import atomic_path
 from . import __version__
 from .jsonio import canonical_json, short_message
 from .lean.kernel import KernelReport
+from .lean.read_cache import ReadCache
 from .lean.reader import LeanFile
 from .lean.status import STATUSES, DeclarationStatus, compute_statuses
 from .lean.tree import gc_paused, read_tree
@@ -78,19 +81,20 @@ def build_status_document(
 
 
 def status_document_parts(files: list[LeanFile], lean_dir_label: str, kernel: KernelReport, mode: str,
-                          warnings: list[str] | None = None, progress: Callable[[int], None] | None = None
-                          ) -> tuple[dict, list[DeclarationStatus]]:
+                          warnings: list[str] | None = None, progress: Callable[[int], None] | None = None,
+                          cache: ReadCache | None = None) -> tuple[dict, list[DeclarationStatus]]:
     """The document without its declarations (``"declarations": []``), and the statuses they are
     made of: ``write_status_document`` turns them into JSON one at a time, so a tree the size of
-    Mathlib never holds its 250,000 declaration objects and their text at once."""
+    Mathlib never holds its 250,000 declaration objects and their text at once. ``cache``: where
+    resolved uses are looked up and stored (``compute_statuses``)."""
     with gc_paused():
-        return _status_document_parts(files, lean_dir_label, kernel, mode, warnings, progress)
+        return _status_document_parts(files, lean_dir_label, kernel, mode, warnings, progress, cache)
 
 
 def _status_document_parts(files: list[LeanFile], lean_dir_label: str, kernel: KernelReport, mode: str,
-                           warnings: list[str] | None, progress: Callable[[int], None] | None = None
-                           ) -> tuple[dict, list[DeclarationStatus]]:
-    statuses = compute_statuses(files, kernel, warnings, progress)
+                           warnings: list[str] | None, progress: Callable[[int], None] | None = None,
+                           cache: ReadCache | None = None) -> tuple[dict, list[DeclarationStatus]]:
+    statuses = compute_statuses(files, kernel, warnings, progress, cache)
     counts = {s: 0 for s in STATUSES}
     kernel_counts = {"checked": 0, "failed": 0, "unchecked": 0}
     for r in statuses:
@@ -137,13 +141,30 @@ def declaration_documents(statuses: list[DeclarationStatus]) -> Iterator[dict]:
     return map(_declaration_json, statuses)
 
 
+def validation_memo_key() -> str:
+    """What a remembered verdict of the declaration validator depends on: the schema's text and
+    the validator's version."""
+    text = resources.files("bridge").joinpath("schemas/lean_status.v1.schema.json").read_bytes()
+    return hashlib.sha256(b"%s\0fastjsonschema %s" % (text, fastjsonschema.VERSION.encode())).hexdigest()
+
+
+def _digest(item: bytes) -> bytes:
+    return hashlib.blake2b(item, digest_size=16).digest()
+
+
 def write_status_document(path: Path, head: dict, statuses: list[DeclarationStatus], source: str,
-                          progress: Callable[[int], None] | None = None) -> None:
+                          progress: Callable[[int], None] | None = None,
+                          known_valid: set[bytes] | None = None) -> set[bytes]:
     """Validate and write the document atomically, streaming its declarations: the bytes are those
     of ``status_json_bytes`` on the whole document (a test checks it). Each declaration is checked
     against the schema's ``declaration`` definition, the rest against the whole schema; on the
     first violation (``StatusDocumentError``, naming its JSON pointer) nothing is written.
-    ``progress`` is called with the number of declarations written, a batch at a time."""
+    ``progress`` is called with the number of declarations written, a batch at a time.
+
+    ``known_valid``: digests (BLAKE2b-128) of declaration entries, as serialized, that an earlier
+    run validated against this schema (``validation_memo_key``): an entry with the same bytes is
+    not validated again (validation is a pure function of the bytes; on Mathlib it is 2.7 s of a
+    warm run). Returns the digests of this document's entries (all valid), to remember."""
     if head.get("declarations") != []:
         raise ValueError("write_status_document: head must have an empty declarations list")
     validate_status_document(head, source)
@@ -152,16 +173,20 @@ def write_status_document(path: Path, head: dict, statuses: list[DeclarationStat
     if cut < 0:  # the schema fixes the keys; sorted, `declarations` is never first or last
         raise ValueError("write_status_document: unexpected document layout")
     check = _declaration_checker()
+    seen: set[bytes] = set()
+    known = known_valid or set()
     with gc_paused(), atomic_path(path) as tmp, open(tmp, "wb") as fh:
         if not statuses:
             fh.write(skeleton)
-            return
+            return seen
         fh.write(skeleton[:cut] + b'\n  "declarations": [\n')
         batch: list[bytes] = []
         for k, d in enumerate(declaration_documents(statuses)):
-            if not check.is_valid_fast(d):
-                _raise_first_error(d, source, _declaration_schema(), f"/declarations/{k}")
             item = orjson.dumps(d, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS)
+            digest = _digest(item)
+            if digest not in known and not check.is_valid_fast(d):
+                _raise_first_error(d, source, _declaration_schema(), f"/declarations/{k}")
+            seen.add(digest)
             batch.append(b"    " + item.replace(b"\n", b"\n    "))
             if len(batch) == _BATCH:
                 fh.write((b",\n" if k >= _BATCH else b"") + b",\n".join(batch))
@@ -173,6 +198,7 @@ def write_status_document(path: Path, head: dict, statuses: list[DeclarationStat
             if progress is not None:
                 progress(len(batch))
         fh.write(b"\n  ],\n" + skeleton[cut + len(_EMPTY_DECLARATIONS):])
+    return seen
 
 
 def status_json(doc: dict) -> str:

@@ -12,7 +12,8 @@ from .lean.errors import LeanSyntaxError
 from .lean.kernel import KernelReport, find_lake, find_project_root, kernel_gate, run_kernel
 from .lean.read_cache import ReadCache
 from .lean.tree import lean_files, read_tree
-from .lean_status import declaration_documents, lean_dir_label, status_document_parts, write_status_document
+from .lean_status import (declaration_documents, lean_dir_label, status_document_parts, validation_memo_key,
+                          write_status_document)
 from .pipes import print_quietly
 from .paths import DEFAULT_READ_CACHE, DEFAULT_STATUS_OUT, project_root
 
@@ -35,8 +36,11 @@ declared twice are warnings. Notes and warnings go to stderr as FILE:LINE:COL: s
 
 Cache: what the reader found in each file is kept under --cache-dir (default:
 <project>/.cache/lean-read), keyed by the file's bytes, its path and the reader's own code; an
-unchanged file is not read again (Mathlib: ~35 s cold, ~2 s warm). The output is the same with
-or without it. --no-cache reads everything and writes no entry; delete the directory to clear it.
+unchanged file is not read again (Mathlib: ~35 s cold, ~2 s warm). So is what each file's
+declarations use, keyed also by the names every file declares: while no name is added, removed
+or made private anywhere, an unchanged file is not resolved again either. The output is the
+same with or without it. --no-cache reads everything and writes no entry; delete the directory
+to clear it.
 
 Progress: on a terminal, stderr shows a bar per phase (reading, resolving, writing); not with -q.
 
@@ -141,7 +145,9 @@ def _print_summary(doc: dict, statuses: list, out: Path, verbose: bool, cache: R
     kc = doc["kernel_counts"]
     n = len(statuses)
     run = doc["kernel_run"]
-    reused = f" ({cache.hits} unchanged, from the read cache)" if cache is not None and cache.hits else ""
+    reused = ""
+    if cache is not None and (cache.hits or cache.use_hits):
+        reused = f" ({cache.hits} read and {cache.use_hits} resolved before, from the cache)"
     print(f"lean status: {n} declarations in {len(doc['sources'])} files{reused} under {doc['lean_dir']}/: "
           + " · ".join(f"{k} {v}" for k, v in c.items())
           + f"; kernel: checked {kc['checked']} · failed {kc['failed']} · unchecked {kc['unchecked']}"
@@ -186,14 +192,18 @@ def run(args: argparse.Namespace) -> int:
         n = sum(len(f.declarations) for f in files)
         with _bar(bars, "resolving", lambda: n, "decl") as tick:
             head, statuses = status_document_parts(files, lean_dir_label(lean_dir, base), kernel, args.kernel,
-                                                   warnings, progress=tick)
+                                                   warnings, progress=tick, cache=cache)
     except LeanSyntaxError as exc:
         print(f"{exc}", file=sys.stderr)
         return 2
     diagnostics = [line for f in files for line in f.diagnostic_lines()]
     del files[:]  # what the document needs is in the statuses; the rest is freed before writing
+    memo = validation_memo_key()
+    known = cache.load_validated(memo) if cache is not None else None
     with _bar(bars, "writing", lambda: len(statuses), "decl") as tick:
-        write_status_document(out, head, statuses, str(out), progress=tick)
+        valid = write_status_document(out, head, statuses, str(out), progress=tick, known_valid=known)
+    if cache is not None:
+        cache.store_validated(memo, valid)
     print_quietly(_print_diagnostics, diagnostics, warnings, args.quiet)
     print_quietly(_print_summary, head, statuses, out, args.verbose, cache)
     if args.kernel == "required" and kernel_code == 0:

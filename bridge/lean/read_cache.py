@@ -10,6 +10,17 @@ path), so the cache holds at most one entry per file of the trees it has seen: a
 replaces its entry. Entries are written atomically (temp file + ``os.replace``); an entry that is
 unreadable, truncated or of another key is a miss, never an error.
 
+One more entry holds what each declaration of each file *uses* (``status.use_context``): name
+resolution depends on the file's own bytes and, from the rest of the tree, only on which names
+each file declares (and whether privately), its imports and exports. The entry is keyed by a
+digest of that context and holds each file's uses with the file's SHA-256, so an edit that
+changes no declaration's name or privacy anywhere (a proof, a statement, a comment) leaves every
+other file's uses valid.
+
+And one file, ``validated.bin``, remembers which declaration entries (by a digest of their JSON
+bytes) the schema validator accepted, keyed by the schema and the validator's version, so the
+same bytes are not validated again.
+
 Entries are pickles: the cache directory is trusted like the code (it lives in the project's
 git-ignored ``.cache/``). Files with a lexical error are never cached (they are read again, and
 report their error again).
@@ -41,9 +52,14 @@ def reader_version() -> str:
     return h.hexdigest()
 
 
-def entry_key(rel: str, file_sha256: str) -> str:
-    """The key an entry for ``rel`` with these contents must carry."""
-    return hashlib.sha256(f"{reader_version()}\0{rel}\0{file_sha256}".encode()).hexdigest()
+def entry_key(rel: str, file_sha256: str, kind: str = "read", context: str = "") -> str:
+    """The key an entry of ``kind`` for ``rel`` with these contents (and, for ``uses``, this
+    resolution context) must carry."""
+    return hashlib.sha256(f"{reader_version()}\0{kind}\0{rel}\0{file_sha256}\0{context}".encode()).hexdigest()
+
+
+# What a file's declarations use, in their order: for each, the (name, file) of every use.
+Uses = list[tuple[tuple[str, str], ...]]
 
 
 class ReadCache:
@@ -51,37 +67,69 @@ class ReadCache:
 
     def __init__(self, directory: Path):
         self.directory = Path(directory)
-        self.hits = 0  # entries this process loaded
+        self.hits = 0  # readings this process loaded
+        self.use_hits = 0  # files whose uses this process took from the cache (set by ``status``)
 
-    def _entry_path(self, rel: str) -> Path:
-        return self.directory / f"{hashlib.sha256(rel.encode()).hexdigest()}.pickle"
+    def _entry_path(self, rel: str, kind: str = "read") -> Path:
+        return self.directory / f"{hashlib.sha256(f'{kind}{chr(0)}{rel}'.encode()).hexdigest()}.pickle"
 
-    def load(self, rel: str, data: bytes) -> LeanFile | None:
-        """The cached reading of ``data`` (the file's bytes) reported as ``rel``, or None."""
+    def _load(self, rel: str, key: str, kind: str) -> object | None:
         try:
-            raw = self._entry_path(rel).read_bytes()
+            raw = self._entry_path(rel, kind).read_bytes()
         except OSError:
             return None
-        sha = hashlib.sha256(data).hexdigest()
-        key = entry_key(rel, sha)
         # The key is the entry's first bytes: a stale entry is refused before it is unpickled.
         if raw[:64] != key.encode():
             return None
         try:
-            found = pickle.loads(raw[64:])
-        except Exception:  # a truncated or corrupt entry: read the file again
+            return pickle.loads(raw[64:])
+        except Exception:  # a truncated or corrupt entry: a miss
             return None
+
+    def load(self, rel: str, data: bytes) -> LeanFile | None:
+        """The cached reading of ``data`` (the file's bytes) reported as ``rel``, or None."""
+        sha = hashlib.sha256(data).hexdigest()
+        found = self._load(rel, entry_key(rel, sha), "read")
         if not isinstance(found, LeanFile) or found.path != rel or found.sha256 != sha:
             return None
         self.hits += 1
         return found
 
+    def load_uses(self, context: str) -> dict[str, tuple[str, Uses]]:
+        """The uses stored for this resolution context: path → (the file's SHA-256, its uses);
+        empty if there are none (or they were stored for another context)."""
+        found = self._load("", entry_key("", "", "uses", context), "uses")
+        return found if isinstance(found, dict) else {}
+
+    def store_uses(self, context: str, table: dict[str, tuple[str, Uses]]) -> bool:
+        """Replace the stored uses (one entry for the tree: the context is the tree's)."""
+        return self._write(self._entry_path("", "uses"), entry_key("", "", "uses", context),
+                           pickle.dumps(table, protocol=PICKLE_PROTOCOL))
+
+    def load_validated(self, key: str, size: int = 16) -> set[bytes]:
+        """Digests (``size`` bytes each) of document entries validated under ``key`` (the schema
+        and validator, ``lean_status.validation_memo_key``); empty when there are none."""
+        try:
+            raw = (self.directory / "validated.bin").read_bytes()
+        except OSError:
+            return set()
+        body = raw[64:]
+        if raw[:64] != key.encode() or len(body) % size:
+            return set()
+        return {body[k : k + size] for k in range(0, len(body), size)}
+
+    def store_validated(self, key: str, digests: set[bytes]) -> bool:
+        """Remember ``digests`` (of one document's entries, all valid) under ``key``."""
+        return self._write(self.directory / "validated.bin", key, b"".join(sorted(digests)))
+
     def store(self, lean_file: LeanFile, blob: bytes | None = None) -> bool:
         """Write the entry for ``lean_file`` atomically (``blob``: its pickle, when the caller has
         it already); False, and nothing changed, if the directory cannot be written."""
-        target = self._entry_path(lean_file.path)
         if blob is None:
             blob = pickle.dumps(lean_file, protocol=PICKLE_PROTOCOL)
+        return self._write(self._entry_path(lean_file.path), entry_key(lean_file.path, lean_file.sha256), blob)
+
+    def _write(self, target: Path, key: str, blob: bytes) -> bool:
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".entry.", suffix=".tmp")
@@ -89,7 +137,7 @@ class ReadCache:
             return False
         try:
             with os.fdopen(fd, "wb") as fh:
-                fh.write(entry_key(lean_file.path, lean_file.sha256).encode())
+                fh.write(key.encode())
                 fh.write(blob)
             os.replace(tmp, target)
         except OSError:

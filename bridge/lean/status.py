@@ -10,14 +10,19 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
+import hashlib
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 from .kernel import KernelReport, kernel_verdict
 from .reader import Declaration, LeanFile
 from .tree import gc_paused
+
+if TYPE_CHECKING:
+    from .read_cache import ReadCache
 
 STATUSES = ("proved", "in_flight", "stub", "deferred", "axiom")
 
@@ -85,14 +90,6 @@ class NameIndex:
         # scope → identifier → (hits, position of the last hit in the file being resolved)
         self._memo: dict[tuple, dict[str, tuple[list[Declaration], tuple[int, int] | None]]] = {}
         self._imports = _ImportGraph(files or [])
-
-    def duplicates(self) -> list[tuple[Declaration, Declaration]]:
-        """Public names declared more than once: (first, other) pairs, in file order."""
-        out = []
-        for name, ds in self.by_name.items():
-            public = sorted((d for d in ds if not d.private), key=lambda d: (d.file, d.line))
-            out.extend((public[0], dup) for dup in public[1:])
-        return sorted(out, key=lambda p: (p[1].file, p[1].line, p[1].name))
 
     @staticmethod
     def own_namespace(decl: Declaration) -> tuple[str, ...]:
@@ -297,6 +294,20 @@ class NameIndex:
         return sorted(found.values(), key=lambda d: (d.name, d.file, d.line))
 
 
+def duplicate_declarations(decls: list[Declaration]) -> list[tuple[Declaration, Declaration]]:
+    """Public names declared more than once: (first, other) pairs, in file order."""
+    by_name: dict[str, list[Declaration]] = defaultdict(list)
+    for d in decls:
+        if not d.anonymous and not d.private:
+            by_name[d.name].append(d)
+    out = []
+    for ds in by_name.values():
+        if len(ds) > 1:
+            public = sorted(ds, key=lambda d: (d.file, d.line))
+            out.extend((public[0], dup) for dup in public[1:])
+    return sorted(out, key=lambda p: (p[1].file, p[1].line, p[1].name))
+
+
 class _ImportGraph:
     """Which files a file imports, transitively (module names matched to paths by suffix).
 
@@ -350,49 +361,143 @@ class _ImportGraph:
         return bool((self._closure[a] >> b) & 1)
 
 
+def use_context(files: list[LeanFile]) -> str:
+    """Digest of everything in ``files`` that name resolution reads beyond the using file's own
+    bytes: each file's path, imports and exports, and the names it declares with their privacy
+    (``NameIndex.lookup``, the suffix index and the import graph see nothing else of another
+    file). A cached resolution is valid for a file's bytes under one context."""
+    h = hashlib.sha256(b"use-context/1\0")
+    for f in sorted(files, key=lambda f: f.path):
+        h.update("\0".join((f.path, *f.imports, *(f"{a}\1{b}" for a, b in f.exports), "")).encode())
+        h.update("\0".join(f"{d.name}\1{int(d.private)}" for d in f.declarations if not d.anonymous).encode())
+        h.update(b"\2")
+    return h.hexdigest()
+
+
 def compute_statuses(files: list[LeanFile], kernel: KernelReport | None = None,
                      warnings: list[str] | None = None,
-                     progress: Callable[[int], None] | None = None) -> list[DeclarationStatus]:
+                     progress: Callable[[int], None] | None = None,
+                     cache: "ReadCache | None" = None) -> list[DeclarationStatus]:
     """Status of every declaration in ``files``; deterministic order (file, line, column, name).
     Tree-level warnings (duplicate names) are appended to ``warnings`` when given; ``progress`` is
-    called with the number of declarations resolved, every ``_PROGRESS_EVERY``."""
+    called with the number of declarations resolved, every ``_PROGRESS_EVERY``. With ``cache``, a
+    file's uses are taken from it when its bytes and the ``use_context`` are unchanged, and
+    stored when they were resolved."""
     with gc_paused():
-        return _compute_statuses(files, kernel, warnings, progress)
+        return _compute_statuses(files, kernel, warnings, progress, cache)
 
 
 _PROGRESS_EVERY = 5000
 
 
+def _use_refs(decls: list[Declaration]) -> list[tuple]:
+    """How a stored use names its declaration, for each non-anonymous one (in ``decls`` order):
+    (name, file), or (name, file, k) for the k-th declaration (in file order) of a name declared
+    more than once in one file. Both stay valid while the ``use_context`` is unchanged."""
+    refs: list[tuple] = [(d.name, d.file) for d in decls if not d.anonymous]
+    unique = set(refs)
+    if len(unique) == len(refs):
+        return refs
+    repeated = {ref for ref, n in Counter(refs).items() if n > 1}
+    seen: dict[tuple, int] = defaultdict(int)
+    for k, ref in enumerate(refs):  # in file order
+        if ref in repeated:
+            seen[ref] += 1
+            refs[k] = (*ref, seen[ref] - 1)
+    return refs
+
+
+def _cached_uses(files: list[LeanFile], decls: list[Declaration], table: dict
+                 ) -> tuple[dict[int, list[Declaration]], list[LeanFile]]:
+    """Uses from a stored table (declaration id → its uses) and the files that must be resolved:
+    a file whose bytes changed, or one that uses a declaration that is no longer there. A table
+    (``_uses_table``) lists the refs of the declarations it points to, and each use is an
+    index into that list."""
+    if not table:
+        return {}, files
+    named = [d for d in decls if not d.anonymous]
+    by_ref = dict(zip(_use_refs(decls), named))
+    try:
+        now = [by_ref.get(ref) for ref in table["refs"]]
+        entries = table["files"]
+    except (KeyError, TypeError):
+        return {}, files
+    found: dict[int, list[Declaration]] = {}
+    missed: list[LeanFile] = []
+    for f in files:
+        sha, entry = entries.get(f.path, (None, None))
+        if sha != f.sha256 or not isinstance(entry, list) or len(entry) != len(f.declarations):
+            missed.append(f)
+            continue
+        try:
+            mapped = [[now[k] for k in uses] for uses in entry]
+        except (IndexError, TypeError):
+            missed.append(f)
+            continue
+        if any(None in used for used in mapped):
+            missed.append(f)
+            continue
+        for d, used in zip(f.declarations, mapped):
+            found[id(d)] = used
+    return found, missed
+
+
+def _uses_table(files: list[LeanFile], decls: list[Declaration], deps: dict[int, list[Declaration]]) -> dict:
+    """What ``_cached_uses`` reads back: the refs of every named declaration, and per file its
+    SHA-256 and, per declaration, the indices of its uses in that list."""
+    named = [d for d in decls if not d.anonymous]
+    position = {id(d): k for k, d in enumerate(named)}
+    return {"refs": _use_refs(decls),
+            "files": {f.path: (f.sha256, [tuple([position[id(u)] for u in deps[id(d)]]) for d in f.declarations])
+                      for f in files}}
+
+
 def _compute_statuses(files: list[LeanFile], kernel: KernelReport | None,
-                      warnings: list[str] | None, progress: Callable[[int], None] | None = None
-                      ) -> list[DeclarationStatus]:
+                      warnings: list[str] | None, progress: Callable[[int], None] | None = None,
+                      cache: "ReadCache | None" = None) -> list[DeclarationStatus]:
     decls = sorted((d for f in files for d in f.declarations), key=lambda d: (d.file, d.line, d.column, d.name))
-    index = NameIndex(decls, files)
+    cached: dict[int, list[Declaration]] = {}
+    missed = files
+    if cache is not None:
+        context = use_context(files)
+        cached, missed = _cached_uses(files, decls, cache.load_uses(context))
+        cache.use_hits = len(files) - len(missed)
+    index = NameIndex(decls, files) if missed else None
     if warnings is not None:
-        for first, dup in index.duplicates():
+        for first, dup in duplicate_declarations(decls):
             warnings.append(f"{dup.file}:{dup.line}:{dup.column}: warning: '{dup.name}' is also declared at "
                             f"{first.file}:{first.line}:{first.column} (kept both; uses resolve by import order)")
     results: dict[int, DeclarationStatus] = {}
     deps: dict[int, list[Declaration]] = {}
     users: dict[int, list[int]] = defaultdict(list)
     shared: dict[tuple[str, str], dict] = {}  # most verdicts are one of a few: one dict each (50 MB on Mathlib)
+    # Without a successful kernel run every declaration gets the same verdict (never mutated)
+    same_verdict = kernel_verdict(decls[0], kernel) if decls and not (kernel and kernel.ran and kernel.ok) else None
     for k, d in enumerate(decls, 1):
         if progress is not None and k % _PROGRESS_EVERY == 0:
             progress(_PROGRESS_EVERY)
+        key = id(d)
         status, notes = local_status(d)
-        verdict = kernel_verdict(d, kernel)
-        if "axioms" not in verdict:  # never mutated: shared
-            verdict = shared.setdefault((verdict["status"], verdict["reason"]), verdict)
-        if status == "proved" and "sorryAx" in verdict.get("axioms", ()):
-            status = "in_flight"
-            notes.append("the kernel found sorryAx although the source shows no sorry")
-        results[id(d)] = DeclarationStatus(decl=d, status=status, kernel=verdict, notes=notes)
-        used = index.uses(d)
-        deps[id(d)] = used
+        verdict = same_verdict
+        if verdict is None:
+            verdict = kernel_verdict(d, kernel)
+            if "axioms" not in verdict:
+                verdict = shared.setdefault((verdict["status"], verdict["reason"]), verdict)
+            elif status == "proved" and "sorryAx" in verdict["axioms"]:
+                status = "in_flight"
+                notes.append("the kernel found sorryAx although the source shows no sorry")
+        results[key] = DeclarationStatus(decl=d, status=status, kernel=verdict, notes=notes)
+        used = cached.get(key)
+        if used is None:
+            used = index.uses(d)  # type: ignore[union-attr]  # (built whenever a file missed)
+        deps[key] = used
         for u in used:
-            users[id(u)].append(id(d))
+            users[id(u)].append(key)
     if progress is not None and len(decls) % _PROGRESS_EVERY:
         progress(len(decls) % _PROGRESS_EVERY)
+    index = None  # (freed before the table is built: on Mathlib the two at once are the peak)
+    if cache is not None and missed:
+        cache.store_uses(context, _uses_table(files, decls, deps))
     # Propagate "not proved" to every transitive user that was proved on its own.
     work = [key for key, r in results.items() if r.status != "proved"]
     while work:
@@ -403,9 +508,12 @@ def _compute_statuses(files: list[LeanFile], kernel: KernelReport | None,
                 r.status = "in_flight"
                 work.append(user)
     for d in decls:
-        r = results[id(d)]
-        r.uses = tuple(u.name for u in deps[id(d)])
-        r.blocked_by = tuple(u.name for u in deps[id(d)] if results[id(u)].status != "proved")
+        key = id(d)
+        r = results[key]
+        r.uses = tuple([u.name for u in deps[key]])
+        if r.status == "proved":
+            continue  # it uses only proved declarations (or the propagation above would have reached it)
+        r.blocked_by = tuple(u.name for u in deps[key] if results[id(u)].status != "proved")
         if r.blocked_by and r.status == "in_flight" and not d.sorries:
             r.notes.append("uses project declarations that are not proved")
     return [results[id(d)] for d in decls]

@@ -138,7 +138,10 @@ def test_cli_cached_and_uncached_outputs_are_byte_identical(tmp_path):
         outs[label] = out.read_bytes()
     assert outs["none"] == outs["cold"] == outs["warm"]
     # default place: <project>/.cache/lean-read (here the cwd: no moegauge pyproject above it)
-    assert len(list((tmp_path / ".cache" / "lean-read").glob("*.pickle"))) == len(NAMES)
+    # one reading per file, the tree's uses, the validator's verdicts
+    cache = ReadCache(tmp_path / ".cache" / "lean-read")
+    assert len(list(cache.directory.glob("*.pickle"))) == len(NAMES) + 1 and cache._entry_path("", "uses").exists()
+    assert (cache.directory / "validated.bin").exists()
 
 
 def test_cli_no_cache_writes_no_entry(tmp_path):
@@ -181,7 +184,10 @@ def test_cli_summary_counts_the_files_taken_from_the_cache(tmp_path):
     (lean / NAMES[0]).write_bytes((lean / NAMES[0]).read_bytes() + EDITS[0].encode())
     second = run_status("--lean-dir", str(lean), "--out", str(tmp_path / "b.json"), cwd=tmp_path)
     assert second.returncode == 0, second.stderr
-    assert f"in {len(NAMES)} files ({len(NAMES) - 1} unchanged, from the read cache)" in second.stdout
+    # the edit adds a name: every file is resolved again
+    assert f"in {len(NAMES)} files ({len(NAMES) - 1} read and 0 resolved before, from the cache)" in second.stdout
+    third = run_status("--lean-dir", str(lean), "--out", str(tmp_path / "c.json"), cwd=tmp_path)
+    assert f"in {len(NAMES)} files ({len(NAMES)} read and {len(NAMES)} resolved before, from the cache)" in third.stdout
 
 
 def test_cli_jobs(tmp_path):
