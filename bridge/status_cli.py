@@ -11,7 +11,7 @@ from pathlib import Path
 from .lean.errors import LeanSyntaxError
 from .lean.kernel import KernelReport, find_lake, find_project_root, kernel_gate, run_kernel
 from .lean.read_cache import ReadCache
-from .lean.tree import lean_files, read_tree
+from .lean.tree import gc_paused, lean_files, read_tree
 from .lean_status import (declaration_documents, lean_dir_label, status_document_parts, validation_memo_key,
                           write_status_document)
 from .pipes import print_quietly
@@ -36,11 +36,11 @@ declared twice are warnings. Notes and warnings go to stderr as FILE:LINE:COL: s
 
 Cache: what the reader found in each file is kept under --cache-dir (default:
 <project>/.cache/lean-read), keyed by the file's bytes, its path and the reader's own code; an
-unchanged file is not read again (Mathlib: ~35 s cold, ~2 s warm). So is what each file's
-declarations use, keyed also by the names every file declares: while no name is added, removed
-or made private anywhere, an unchanged file is not resolved again either. The output is the
-same with or without it. --no-cache reads everything and writes no entry; delete the directory
-to clear it.
+unchanged file is not read again (on Mathlib, reading is about two thirds of a cold run). So
+is what each file's declarations use, keyed also by the names every file declares: while no
+name is added, removed or made private anywhere, an unchanged file is not resolved again
+either. The output is the same with or without it. --no-cache reads everything and writes no
+entry; delete the directory to clear it.
 
 Progress: on a terminal, stderr shows a bar per phase (reading, resolving, writing); not with -q.
 
@@ -167,6 +167,14 @@ def _print_summary(doc: dict, statuses: list, out: Path, verbose: bool, cache: R
 
 
 def run(args: argparse.Namespace) -> int:
+    """The command. The cyclic collector stays paused throughout: the run builds millions of
+    acyclic objects, and each phase's own pause ending let a full collection scan all of them
+    (0.9 s of a warm Mathlib run); they are freed by reference counting when ``_run`` returns."""
+    with gc_paused():
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
     root = project_root()
     lean_dir = args.lean_dir.resolve() if args.lean_dir else root / "lean"
     out = args.out if args.out is not None else root / DEFAULT_STATUS_OUT

@@ -13,9 +13,12 @@ from __future__ import annotations
 import hashlib
 from collections import Counter, defaultdict
 from collections.abc import Callable
+from itertools import chain
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import TYPE_CHECKING
+
+import numpy as np
 
 from .kernel import KernelReport, kernel_verdict
 from .reader import Declaration, LeanFile
@@ -407,22 +410,26 @@ def _use_refs(decls: list[Declaration]) -> list[tuple]:
     return refs
 
 
-def _cached_uses(files: list[LeanFile], decls: list[Declaration], table: dict
-                 ) -> tuple[dict[int, list[Declaration]], list[LeanFile]]:
-    """Uses from a stored table (declaration id → its uses) and the files that must be resolved:
-    a file whose bytes changed, or one that uses a declaration that is no longer there. A table
-    (``_uses_table``) lists the refs of the declarations it points to, and each use is an
-    index into that list."""
+def _cached_uses(files: list[LeanFile], refs: list[tuple], table: dict
+                 ) -> tuple[dict[int, tuple[int, ...]], list[LeanFile]]:
+    """Uses from a stored table (``_uses_table``), as positions in ``refs`` (the refs of this
+    tree's named declarations, ``_use_refs``), by declaration id; and the files that must be
+    resolved: a file whose bytes changed, or one that uses a declaration that is no longer there.
+    A stored use is an index into the table's own refs; when those are this tree's (an unchanged
+    context and no declaration moved) they are taken as they are."""
     if not table:
         return {}, files
-    named = [d for d in decls if not d.anonymous]
-    by_ref = dict(zip(_use_refs(decls), named))
     try:
-        now = [by_ref.get(ref) for ref in table["refs"]]
+        stored = table["refs"]
         entries = table["files"]
+        remap: list[int] | None = None
+        if stored != refs:
+            at = {ref: k for k, ref in enumerate(refs)}
+            remap = [at.get(ref, -1) for ref in stored]
     except (KeyError, TypeError):
         return {}, files
-    found: dict[int, list[Declaration]] = {}
+    limit = len(stored)
+    found: dict[int, tuple[int, ...]] = {}
     missed: list[LeanFile] = []
     for f in files:
         sha, entry = entries.get(f.path, (None, None))
@@ -430,53 +437,67 @@ def _cached_uses(files: list[LeanFile], decls: list[Declaration], table: dict
             missed.append(f)
             continue
         try:
-            mapped = [[now[k] for k in uses] for uses in entry]
+            if any(uses and (min(uses) < 0 or max(uses) >= limit) for uses in entry):
+                missed.append(f)  # a damaged entry
+                continue
+            if remap is not None:
+                entry = [tuple([remap[k] for k in uses]) for uses in entry]
+                if any(-1 in uses for uses in entry):
+                    missed.append(f)
+                    continue
         except (IndexError, TypeError):
             missed.append(f)
             continue
-        if any(None in used for used in mapped):
-            missed.append(f)
-            continue
-        for d, used in zip(f.declarations, mapped):
-            found[id(d)] = used
+        for d, uses in zip(f.declarations, entry):
+            found[id(d)] = uses
     return found, missed
 
 
-def _uses_table(files: list[LeanFile], decls: list[Declaration], deps: dict[int, list[Declaration]]) -> dict:
+def _uses_table(files: list[LeanFile], refs: list[tuple], deps: dict[int, tuple[int, ...]]) -> dict:
     """What ``_cached_uses`` reads back: the refs of every named declaration, and per file its
-    SHA-256 and, per declaration, the indices of its uses in that list."""
-    named = [d for d in decls if not d.anonymous]
-    position = {id(d): k for k, d in enumerate(named)}
-    return {"refs": _use_refs(decls),
-            "files": {f.path: (f.sha256, [tuple([position[id(u)] for u in deps[id(d)]]) for d in f.declarations])
-                      for f in files}}
+    SHA-256 and, per declaration (by id in ``deps``), the positions of its uses in that list."""
+    return {"refs": refs,
+            "files": {f.path: (f.sha256, [deps[id(d)] for d in f.declarations]) for f in files}}
+
+
+def _users(deps: list[tuple[int, ...]], n_named: int) -> tuple[np.ndarray, list[int]]:
+    """The reverse of ``deps`` (declaration index → positions of what it uses) as two arrays:
+    the indices of the users of position ``k`` are ``users[bounds[k]:bounds[k + 1]]``. (A CSR
+    built by numpy: on Mathlib a list per declaration costs a million appends.)"""
+    lengths = np.fromiter(map(len, deps), dtype=np.int64, count=len(deps))
+    targets = np.fromiter(chain.from_iterable(deps), dtype=np.int64, count=int(lengths.sum()))
+    sources = np.repeat(np.arange(len(deps), dtype=np.int64), lengths)
+    order = np.argsort(targets, kind="stable")
+    bounds = np.searchsorted(targets[order], np.arange(n_named + 1), side="left")
+    return sources[order], bounds.tolist()
 
 
 def _compute_statuses(files: list[LeanFile], kernel: KernelReport | None,
                       warnings: list[str] | None, progress: Callable[[int], None] | None = None,
                       cache: "ReadCache | None" = None) -> list[DeclarationStatus]:
     decls = sorted((d for f in files for d in f.declarations), key=lambda d: (d.file, d.line, d.column, d.name))
-    cached: dict[int, list[Declaration]] = {}
+    named_at = [i for i, d in enumerate(decls) if not d.anonymous]  # position in refs -> index in decls
+    refs = _use_refs(decls) if cache is not None else []
+    cached: dict[int, tuple[int, ...]] = {}
     missed = files
     if cache is not None:
         context = use_context(files)
-        cached, missed = _cached_uses(files, decls, cache.load_uses(context))
+        cached, missed = _cached_uses(files, refs, cache.load_uses(context))
         cache.use_hits = len(files) - len(missed)
     index = NameIndex(decls, files) if missed else None
+    position = {id(decls[i]): k for k, i in enumerate(named_at)} if missed else {}
     if warnings is not None:
         for first, dup in duplicate_declarations(decls):
             warnings.append(f"{dup.file}:{dup.line}:{dup.column}: warning: '{dup.name}' is also declared at "
                             f"{first.file}:{first.line}:{first.column} (kept both; uses resolve by import order)")
-    results: dict[int, DeclarationStatus] = {}
-    deps: dict[int, list[Declaration]] = {}
-    users: dict[int, list[int]] = defaultdict(list)
+    results: list[DeclarationStatus] = []
+    deps: list[tuple[int, ...]] = []  # per declaration, the positions (in refs) of what it uses
     shared: dict[tuple[str, str], dict] = {}  # most verdicts are one of a few: one dict each (50 MB on Mathlib)
     # Without a successful kernel run every declaration gets the same verdict (never mutated)
     same_verdict = kernel_verdict(decls[0], kernel) if decls and not (kernel and kernel.ran and kernel.ok) else None
     for k, d in enumerate(decls, 1):
         if progress is not None and k % _PROGRESS_EVERY == 0:
             progress(_PROGRESS_EVERY)
-        key = id(d)
         status, notes = local_status(d)
         verdict = same_verdict
         if verdict is None:
@@ -486,34 +507,34 @@ def _compute_statuses(files: list[LeanFile], kernel: KernelReport | None,
             elif status == "proved" and "sorryAx" in verdict["axioms"]:
                 status = "in_flight"
                 notes.append("the kernel found sorryAx although the source shows no sorry")
-        results[key] = DeclarationStatus(decl=d, status=status, kernel=verdict, notes=notes)
-        used = cached.get(key)
+        results.append(DeclarationStatus(decl=d, status=status, kernel=verdict, notes=notes))
+        used = cached.get(id(d))
         if used is None:
-            used = index.uses(d)  # type: ignore[union-attr]  # (built whenever a file missed)
-        deps[key] = used
-        for u in used:
-            users[id(u)].append(key)
+            used = tuple([position[id(u)] for u in index.uses(d)])  # type: ignore[union-attr]
+        deps.append(used)
     if progress is not None and len(decls) % _PROGRESS_EVERY:
         progress(len(decls) % _PROGRESS_EVERY)
-    index = None  # (freed before the table is built: on Mathlib the two at once are the peak)
+    index = position = None  # (freed before the table is built: on Mathlib the two at once are the peak)
     if cache is not None and missed:
-        cache.store_uses(context, _uses_table(files, decls, deps))
+        cache.store_uses(context, _uses_table(files, refs, dict(zip(map(id, decls), deps))))
     # Propagate "not proved" to every transitive user that was proved on its own.
-    work = [key for key, r in results.items() if r.status != "proved"]
+    users, bounds = _users(deps, len(named_at))
+    position_of = dict(zip(named_at, range(len(named_at))))
+    work = [i for i, r in enumerate(results) if r.status != "proved" and i in position_of]
     while work:
-        key = work.pop()
-        for user in users.get(key, ()):
+        k = position_of[work.pop()]
+        for user in users[bounds[k] : bounds[k + 1]].tolist():
             r = results[user]
             if r.status == "proved":
                 r.status = "in_flight"
-                work.append(user)
-    for d in decls:
-        key = id(d)
-        r = results[key]
-        r.uses = tuple([u.name for u in deps[key]])
+                if user in position_of:
+                    work.append(user)
+    names = [decls[i].name for i in named_at]
+    for r, used in zip(results, deps):
+        r.uses = tuple([names[k] for k in used])
         if r.status == "proved":
             continue  # it uses only proved declarations (or the propagation above would have reached it)
-        r.blocked_by = tuple(u.name for u in deps[key] if results[id(u)].status != "proved")
-        if r.blocked_by and r.status == "in_flight" and not d.sorries:
+        r.blocked_by = tuple(names[k] for k in used if results[named_at[k]].status != "proved")
+        if r.blocked_by and r.status == "in_flight" and not r.decl.sorries:
             r.notes.append("uses project declarations that are not proved")
-    return [results[id(d)] for d in decls]
+    return results
