@@ -28,7 +28,8 @@ Real trees (issue 14): ``--real DIR [DIR ...]`` measures, on checkouts of real L
   nothing, one dict probe per free identifier, validating and serializing each declaration),
   against the 10 MB/s budget, and the reader's and resolver's ratios to them;
 * ``--against REV``: the whole process of git revision REV too, alternated with this checkout's
-  (``--rounds``, default 3), with the ratio of medians and whether the outputs are byte-identical.
+  (``--rounds``, default 3), with the ratio of medians and whether the outputs are byte-identical;
+  cold runs (no cache), or with ``--warm`` reruns on a cache each side filled first.
 """
 
 from __future__ import annotations
@@ -281,11 +282,12 @@ def _bridge_location(checkout: Path) -> Path:
     return Path(out.strip()).resolve()
 
 
-def compare_whole(root: Path, rev: str, rounds: int, tmp: Path) -> None:
+def compare_whole(root: Path, rev: str, rounds: int, tmp: Path, warm: bool = False) -> None:
     """The whole process of this checkout and of git revision ``rev`` (a temporary worktree), run
     alternately ``rounds`` times on the same tree: medians, their ratio, and whether the two
     outputs are byte-identical. Alternating keeps a slow spell of the machine from landing on one
-    side only; a single run each is not enough on a shared 2-core machine."""
+    side only; a single run each is not enough on a shared 2-core machine. ``warm``: each side
+    first fills a read cache of its own (untimed), then every timed run is a rerun on that cache."""
     import statistics
 
     repo = REPO
@@ -298,10 +300,19 @@ def compare_whole(root: Path, rev: str, rounds: int, tmp: Path) -> None:
             if not where.is_relative_to(checkout):
                 raise SystemExit(f"--against: {label} would import bridge from {where}, not from {checkout}")
         runs: dict[str, list[tuple[float, float, float]]] = {label: [] for label in sides}
+        caches = {label: _no_cache(checkout) for label, (checkout, _) in sides.items()}  # cold: read every file
+        if warm:
+            for k, (label, (checkout, out)) in enumerate(sides.items()):
+                if not caches[label]:
+                    raise SystemExit(f"--against --warm: {label} has no read cache")
+                caches[label] = ["--cache-dir", str((tmp / f"cache-{k}").resolve())]
+                code = whole_process(root, out, checkout, caches[label])[2]
+                if code != 0:
+                    raise SystemExit(f"--against --warm: {label}: exit {code} while filling its cache")
         for k in range(rounds):
             for label, (checkout, out) in sides.items():
-                with OtherLoad() as load:  # both sides read every file: no read cache
-                    elapsed, rss, code, tail, cpu = whole_process(root, out, checkout, _no_cache(checkout))
+                with OtherLoad() as load:
+                    elapsed, rss, code, tail, cpu = whole_process(root, out, checkout, caches[label])
                 if code != 0:
                     print(f"    {label}: exit {code}: {tail[:300]}")
                     return
@@ -312,14 +323,15 @@ def compare_whole(root: Path, rev: str, rounds: int, tmp: Path) -> None:
                for label, rs in runs.items()}
         (wall_a, cpu_a), (wall_b, cpu_b) = med["this checkout"], med[rev]
         same = sides["this checkout"][1].read_bytes() == sides[rev][1].read_bytes()
-        print(f"  against {rev} ({rounds} rounds, medians): wall {wall_b:.2f} -> {wall_a:.2f} s "
+        print(f"  against {rev} ({rounds} rounds, {'warm' if warm else 'cold'}, medians): wall {wall_b:.2f} -> {wall_a:.2f} s "
               f"({wall_b / wall_a:.2f}x), CPU {cpu_b:.2f} -> {cpu_a:.2f} s ({cpu_b / cpu_a:.2f}x); "
               f"outputs byte-identical: {same}")
     finally:
         subprocess.run(["git", "-C", str(repo), "worktree", "remove", "--force", str(wt)], check=False)
 
 
-def measure_real(root: Path, whole: bool = True, against: str | None = None, rounds: int = 3) -> None:
+def measure_real(root: Path, whole: bool = True, against: str | None = None, rounds: int = 3,
+                 warm: bool = False) -> None:
     paths = lean_files(root)
     size = 0
     errors: list[str] = []
@@ -428,7 +440,7 @@ def measure_real(root: Path, whole: bool = True, against: str | None = None, rou
               f"{sum(e.stat().st_size for e in entries) / 1e6:.0f} MB; "
               f"cold and warm outputs byte-identical: {outputs[0] == outputs[1]}")
         if against:
-            compare_whole(root, against, rounds, Path(tmp))
+            compare_whole(root, against, rounds, Path(tmp), warm)
 
 
 _TOKEN = re.compile(rf"[{ID_CHARS}.]+|\S")
@@ -499,12 +511,18 @@ def main() -> None:
                     help="with --real: also run the whole process of git revision REV (a temporary worktree) "
                          "alternately with this checkout's, and print the ratio and whether outputs are identical")
     ap.add_argument("--rounds", type=int, default=3, help="with --against: alternations (default 3)")
+    ap.add_argument("--warm", action="store_true",
+                    help="with --against: compare reruns on a filled read cache (each side its own) instead of "
+                         "cold runs")
     args = ap.parse_args()
     if args.against and (args.no_whole or not args.real):
         ap.error("--against needs --real and the whole-process run")
+    if args.warm and not args.against:
+        ap.error("--warm needs --against")
     if args.real:
         for root in args.real:
-            measure_real(root.resolve(), whole=not args.no_whole, against=args.against, rounds=args.rounds)
+            measure_real(root.resolve(), whole=not args.no_whole, against=args.against, rounds=args.rounds,
+                         warm=args.warm)
         return
     profiles = ["mathlib-like", "dense"] if args.profile == "both" else [args.profile]
     for profile in profiles:
