@@ -12,6 +12,7 @@ import json
 from collections.abc import Callable, Iterator
 from functools import lru_cache
 from importlib import resources
+from itertools import groupby
 from pathlib import Path
 
 import fastjsonschema
@@ -152,21 +153,6 @@ def _digest(item: bytes) -> bytes:
     return hashlib.blake2b(item, digest_size=16).digest()
 
 
-def _file_runs(statuses: list[DeclarationStatus]) -> Iterator[list[DeclarationStatus]]:
-    """The statuses of each file in turn (they are sorted by file, so each file's are one run)."""
-    run: list[DeclarationStatus] = []
-    current = None
-    for r in statuses:
-        if r.decl.file != current:
-            if run:
-                yield run
-            run = []
-            current = r.decl.file
-        run.append(r)
-    if run:
-        yield run
-
-
 def write_status_document(path: Path, head: dict, statuses: list[DeclarationStatus], source: str,
                           progress: Callable[[int], None] | None = None,
                           known_valid: set[bytes] | None = None) -> set[bytes]:
@@ -201,7 +187,7 @@ def write_status_document(path: Path, head: dict, statuses: list[DeclarationStat
         batch: list[bytes] = []
         pending = 0  # declarations in ``batch``
         k = 0  # index of the run's first declaration in the document
-        for run in _file_runs(statuses):
+        for _, run in groupby(statuses, key=lambda r: r.decl.file):  # sorted by file: one run each
             entries = [_declaration_json(r) for r in run]
             # b'[\n  {\n    "anonymous": …\n  },\n  {…}\n]': entries two spaces in, two short of
             # the document's four
